@@ -1,0 +1,80 @@
+//! The document store port: JSON records with a string `id`, found by a small
+//! filter description that each adapter translates (BSON for MongoDB, SQL over
+//! JSON for the embedded SQLite store).
+
+mod filter;
+mod mongo;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+pub use filter::{Condition, Filter, FilterValue, Op};
+pub use mongo::MongoDocuments;
+pub use sqlite::SqliteDocuments;
+
+use crate::error::{AppError, AppResult};
+use crate::store::StoreUrl;
+
+pub type Document = Map<String, Value>;
+
+/// One window of matching documents and how many match in all.
+#[derive(Debug, Default)]
+pub struct Found {
+    pub count: u64,
+    pub documents: Vec<Document>,
+}
+
+/// The outcome of a conditional stock change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockChange {
+    /// Applied now, or earlier under the same key (then nothing moved this time).
+    Applied {
+        stock: i64,
+        replayed: bool,
+    },
+    /// Not applied: it would take stock below zero.
+    Insufficient {
+        stock: i64,
+    },
+    Missing,
+}
+
+/// Lists are ordered newest first by id (ids carry a ULID, which sorts by time).
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Adds a new document; an existing id is a conflict.
+    async fn insert(&self, doc: Document) -> AppResult<()>;
+    /// Adds the documents whose ids are not there yet and returns how many it added;
+    /// existing documents are left as they are, so loading twice changes nothing.
+    async fn insert_missing(&self, docs: Vec<Document>) -> AppResult<u64>;
+    async fn get(&self, id: &str) -> AppResult<Option<Document>>;
+    /// Replaces the document with the same id; false when there is none.
+    async fn replace(&self, doc: Document) -> AppResult<bool>;
+    async fn delete(&self, id: &str) -> AppResult<bool>;
+    async fn find(&self, filter: &Filter, offset: u64, limit: u64) -> AppResult<Found>;
+    /// Adds `delta` (negative to reserve) to the document's `stock` if the result is
+    /// not negative, atomically, at most once per `key`.
+    async fn change_stock(&self, id: &str, delta: i64, key: &str) -> AppResult<StockChange>;
+}
+
+/// The adapter the URL names, holding `collection` (a MongoDB collection, or a
+/// collection key in the embedded store's one table).
+pub fn open(url: &StoreUrl, collection: &'static str, max_connections: u32) -> AppResult<Arc<dyn DocumentStore>> {
+    match url {
+        StoreUrl::Sqlite(url) => {
+            Ok(Arc::new(SqliteDocuments::new(crate::store::sqlite_pool(url, max_connections)?, collection)))
+        }
+        StoreUrl::MongoDb { url, database } => {
+            Ok(Arc::new(MongoDocuments::new(url, database, collection, max_connections)))
+        }
+        other => Err(AppError::internal(format!("a document store cannot use {}", other.redacted()))),
+    }
+}
+
+/// The id of a document, which every stored document has.
+pub fn id_of(doc: &Document) -> AppResult<&str> {
+    doc.get("id").and_then(Value::as_str).ok_or_else(|| AppError::internal("document without a string id"))
+}

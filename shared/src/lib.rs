@@ -1,0 +1,23 @@
+//! What two or more functions use: problem responses, configuration, identity,
+//! invoking other functions, pagination, money, ids and store plumbing.
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod documents;
+pub mod error;
+pub mod extract;
+pub mod http_app;
+pub mod ids;
+pub mod invoke;
+pub mod money;
+pub mod openapi;
+pub mod pagination;
+pub mod sql;
+pub mod store;
+pub mod telemetry;
+
+pub use error::{AppError, AppResult, FieldErrors, Problem};
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -1,0 +1,352 @@
+//! Helpers for the functions' integration tests: fresh stores with unique names,
+//! and sending requests to a Router in process.
+
+use axum::Router;
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::auth::{CustomerType, Role, TokenKeys};
+use crate::store::StoreUrl;
+
+/// A SQLite file of its own under the system temp dir, so tests run in parallel.
+pub fn temp_sqlite_url(name: &str) -> StoreUrl {
+    let dir = std::env::temp_dir().join("shop-tests");
+    let _ = std::fs::create_dir_all(&dir);
+    StoreUrl::Sqlite(format!("sqlite://{}/{name}-{}.db", dir.display(), ulid::Ulid::new()))
+}
+
+/// A MongoDB database of its own when `MONGODB_URL` is set; otherwise `None`
+/// after printing why the MongoDB half of a test is skipped.
+pub fn temp_mongo_url(name: &str) -> Option<StoreUrl> {
+    match std::env::var("MONGODB_URL") {
+        Ok(url) if !url.is_empty() => {
+            let database = format!("test_{name}_{}", ulid::Ulid::new()).to_lowercase();
+            Some(StoreUrl::MongoDb { url, database })
+        }
+        _ => {
+            eprintln!("notice: MONGODB_URL is not set; skipping the MongoDB store for `{name}`");
+            None
+        }
+    }
+}
+
+/// Whether a missing test database fails the run (CI) or is skipped with a notice.
+fn required_in_ci(what: &str, name: &str, why: &str) -> Option<StoreUrl> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is required in CI for `{name}`: {why}");
+    }
+    eprintln!("notice: {what} is not reachable ({why}); skipping it for `{name}`");
+    None
+}
+
+/// A fresh MariaDB/MySQL database for one test: `MYSQL_TEST_URL` (default
+/// `mysql://root@127.0.0.1:3306`) must reach a server that lets us create databases.
+pub async fn temp_mysql_url(name: &str) -> Option<StoreUrl> {
+    use sqlx::Connection;
+    let server = std::env::var("MYSQL_TEST_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let database = format!("test_{name}_{}", ulid::Ulid::new()).to_lowercase();
+    let mut conn = match sqlx::MySqlConnection::connect(&server).await {
+        Ok(conn) => conn,
+        Err(e) => return required_in_ci("MySQL/MariaDB", name, &e.to_string()),
+    };
+    let create = format!("CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci");
+    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut conn).await {
+        return required_in_ci("MySQL/MariaDB", name, &e.to_string());
+    }
+    Some(StoreUrl::MySql(format!("{}/{database}", server.trim_end_matches('/'))))
+}
+
+/// A fresh PostgreSQL database for one test: `POSTGRES_TEST_URL` (default
+/// `postgres://postgres@127.0.0.1:5432`) must reach a server that lets us create databases.
+pub async fn temp_postgres_url(name: &str) -> Option<StoreUrl> {
+    use sqlx::Connection;
+    let server = std::env::var("POSTGRES_TEST_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let database = format!("test_{name}_{}", ulid::Ulid::new()).to_lowercase();
+    let mut conn = match sqlx::PgConnection::connect(&format!("{}/postgres", server.trim_end_matches('/'))).await {
+        Ok(conn) => conn,
+        Err(e) => return required_in_ci("PostgreSQL", name, &e.to_string()),
+    };
+    if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{database}\""))).execute(&mut conn).await
+    {
+        return required_in_ci("PostgreSQL", name, &e.to_string());
+    }
+    Some(StoreUrl::Postgres(format!("{}/{database}", server.trim_end_matches('/'))))
+}
+
+/// SQLite always; PostgreSQL when reachable (required in CI): the transaction services' engines.
+pub async fn transaction_store_urls(name: &str) -> Vec<StoreUrl> {
+    let mut urls = vec![temp_sqlite_url(name)];
+    urls.extend(temp_postgres_url(name).await);
+    urls
+}
+
+/// SQLite always; MariaDB when reachable (required in CI).
+pub async fn relational_store_urls(name: &str) -> Vec<StoreUrl> {
+    let mut urls = vec![temp_sqlite_url(name)];
+    urls.extend(temp_mysql_url(name).await);
+    urls
+}
+
+/// Every store a document service test should run against here.
+pub fn document_store_urls(name: &str) -> Vec<StoreUrl> {
+    let mut urls = vec![temp_sqlite_url(name)];
+    urls.extend(temp_mongo_url(name));
+    urls
+}
+
+pub fn staff_token() -> String {
+    TokenKeys::development().issue("staff_test", CustomerType::Registered, Role::Staff, 600)
+}
+
+pub fn customer_token(sub: &str) -> String {
+    TokenKeys::development().issue(sub, CustomerType::Registered, Role::Customer, 600)
+}
+
+/// Sends a request and returns the status, the content type and the body as JSON (`Null` when empty).
+pub async fn send(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, String, Value) {
+    let mut request = Request::builder().method(method).uri(uri).header("host", "shop.test");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = match body {
+        Some(body) => request.header("content-type", "application/json").body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .expect("request");
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    let json = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+    (status, content_type, json)
+}
+
+/// Sends a raw body with the given content type.
+pub async fn send_raw(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder().method(method).uri(uri).header("content-type", content_type);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response =
+        router.clone().oneshot(request.body(Body::from(body.to_string())).expect("request")).await.expect("infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// The behaviour every item service must show on the given store: CRUD, access
+/// rules, problem responses for bad input, search by name and pagination.
+pub async fn catalog_contract<K: crate::catalog::ItemKind>(url: StoreUrl) {
+    use crate::catalog::{self, CatalogState, ServiceConfig};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    let config = ServiceConfig { store: url, max_connections: 2 };
+    let app = catalog::router::<K>(CatalogState::new::<K>(&config, Arc::new(TokenKeys::development())).unwrap());
+    let base = format!("/api/{}/", K::PLURAL);
+    let staff = staff_token();
+    let customer = customer_token("cust_a");
+    let example = K::example();
+
+    let (status, _, page) = send(&app, Method::GET, &base, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["count"], 0);
+    assert_eq!(page["results"], json!([]));
+
+    // Writes are for staff only.
+    let (status, content_type, problem) = send(&app, Method::POST, &base, None, Some(example.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(content_type, crate::error::PROBLEM_JSON);
+    assert_eq!(problem["status"], 401);
+    let (status, _, _) = send(&app, Method::POST, &base, Some(&customer), Some(example.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(&app, Method::POST, &base, Some("not-a-token"), Some(example.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, _, created) = send(&app, Method::POST, &base, Some(&staff), Some(example.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(crate::ids::has_prefix(&id, K::TYPE), "{id}");
+    assert_eq!(created["type"], K::TYPE);
+    assert_eq!(created["name"], example["name"]);
+    assert_eq!(created["stock"], 0);
+
+    for path in [format!("{base}{id}/"), format!("{base}{id}")] {
+        let (status, _, read) = send(&app, Method::GET, &path, None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(read, created);
+    }
+    let (status, _, page) = send(&app, Method::GET, base.trim_end_matches('/'), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["count"], 1);
+
+    // Partial updates keep what they do not name; `null` clears an optional field.
+    let item = format!("{base}{id}/");
+    let (status, _, updated) =
+        send(&app, Method::PATCH, &item, Some(&staff), Some(json!({ "stock": 7, "price": 1999, "description": "x" })))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["stock"], 7);
+    assert_eq!(updated["price"], 1999);
+    assert_eq!(updated["name"], example["name"]);
+    assert_eq!(updated["created_at"], created["created_at"]);
+    let (_, _, cleared) = send(&app, Method::PATCH, &item, Some(&staff), Some(json!({ "description": null }))).await;
+    assert_eq!(cleared["description"], Value::Null);
+    let (status, _, _) = send(&app, Method::PATCH, &item, Some(&customer), Some(json!({ "stock": 1 }))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Bad input is a 4xx problem naming the field, and changes nothing.
+    for (patch, field) in [
+        (json!({ "price": -1 }), "price"),
+        (json!({ "price": 19.99 }), "price"),
+        (json!({ "price": "ten" }), "price"),
+        (json!({ "stock": -3 }), "stock"),
+        (json!({ "name": "   " }), "name"),
+        (json!({ "name": null }), "name"),
+        (json!({ "id": "x" }), "id"),
+        (json!({ "bogus": 1 }), "bogus"),
+        (json!({ "type": "not-this-type" }), "type"),
+        (json!({ "currency": "dollars" }), "currency"),
+    ] {
+        let (status, content_type, problem) = send(&app, Method::PATCH, &item, Some(&staff), Some(patch.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patch} -> {problem}");
+        assert_eq!(content_type, crate::error::PROBLEM_JSON);
+        assert!(problem["errors"].get(field).is_some(), "{patch} -> {problem}");
+    }
+    let (_, _, unchanged) = send(&app, Method::GET, &item, None, None).await;
+    assert_eq!(unchanged["stock"], 7);
+    assert_eq!(unchanged["price"], 1999);
+
+    let (status, _) = send_raw(&app, Method::POST, &base, Some(&staff), "application/json", "{\"name\": ").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = send_raw(&app, Method::POST, &base, Some(&staff), "application/json", "[1, 2]").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = send_raw(&app, Method::POST, &base, Some(&staff), "text/plain", &example.to_string()).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = json!({ "name": "x".repeat(crate::extract::MAX_BODY_BYTES) }).to_string();
+    let (status, _) = send_raw(&app, Method::POST, &base, Some(&staff), "application/json", &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, _) = send(&app, Method::GET, &format!("{base}?type={}", K::TYPE), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    for query in [
+        "type=not-this-type",
+        "page_size=101",
+        "page=0",
+        "page=abc",
+        "no_such_filter=1",
+        "min_price=-5",
+        "page=2&offset=1",
+    ] {
+        let (status, _, problem) = send(&app, Method::GET, &format!("{base}?{query}"), None, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query} -> {problem}");
+    }
+    let (status, _, _) = send(&app, Method::PUT, &item, Some(&staff), Some(example.clone())).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // Search by name and paging.
+    let word = example["name"].as_str().unwrap().split_whitespace().next().unwrap().to_lowercase();
+    let (_, _, found) = send(&app, Method::GET, &format!("{base}?q={word}"), None, None).await;
+    assert_eq!(found["count"], 1);
+    let (_, _, none) = send(&app, Method::GET, &format!("{base}?q=zzqqxx"), None, None).await;
+    assert_eq!(none["count"], 0);
+    let (_, _, in_stock) = send(&app, Method::GET, &format!("{base}?in_stock=true&max_price=1999"), None, None).await;
+    assert_eq!(in_stock["count"], 1);
+    for _ in 0..3 {
+        let (status, _, _) = send(&app, Method::POST, &base, Some(&staff), Some(example.clone())).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let (_, _, first) = send(&app, Method::GET, &format!("{base}?page_size=3"), None, None).await;
+    assert_eq!(first["count"], 4);
+    assert_eq!(first["results"].as_array().unwrap().len(), 3);
+    assert_eq!(first["next"], format!("http://shop.test{base}?page_size=3&page=2"));
+    let (_, _, second) = send(&app, Method::GET, &format!("{base}?page_size=3&page=2"), None, None).await;
+    assert_eq!(second["results"].as_array().unwrap().len(), 1);
+    assert_eq!(second["results"][0]["id"], id, "newest first, so the first item comes last");
+    assert_eq!(second["next"], Value::Null);
+
+    // Stock is reserved atomically: twenty concurrent reservations of one unit when
+    // five are left succeed exactly five times, and retries move nothing.
+    let (status, _, _) = send(&app, Method::PATCH, &item, Some(&staff), Some(json!({ "stock": 5 }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let stock_path = format!("/internal/stock/{id}");
+    let reservations = (0..20).map(|n| {
+        let (app, path) = (app.clone(), stock_path.clone());
+        tokio::spawn(async move {
+            send(&app, Method::POST, &path, None, Some(json!({ "delta": -1, "key": format!("order-{n}") }))).await.0
+        })
+    });
+    let statuses: Vec<StatusCode> =
+        futures::future::join_all(reservations).await.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 15, "{statuses:?}");
+    let (_, _, sold_out) = send(&app, Method::GET, &item, None, None).await;
+    assert_eq!(sold_out["stock"], 0);
+    let winner = (0..20).find(|n| statuses[*n] == StatusCode::OK).unwrap();
+    let (status, _, replay) =
+        send(&app, Method::POST, &stock_path, None, Some(json!({ "delta": -1, "key": format!("order-{winner}") })))
+            .await;
+    assert_eq!(
+        (status, replay["replayed"].as_bool()),
+        (StatusCode::OK, Some(true)),
+        "a retried reservation is not taken twice"
+    );
+    let (status, _, _) =
+        send(&app, Method::POST, &stock_path, None, Some(json!({ "delta": -2, "key": format!("order-{winner}") })))
+            .await;
+    assert_eq!(status, StatusCode::CONFLICT, "the same key with another change");
+    let (status, _, released) =
+        send(&app, Method::POST, &stock_path, None, Some(json!({ "delta": 1, "key": "release-1" }))).await;
+    assert_eq!((status, released["stock"].as_i64()), (StatusCode::OK, Some(1)));
+    for bad in [
+        json!({ "delta": 0, "key": "k" }),
+        json!({ "delta": -1, "key": "" }),
+        json!({ "delta": -1 }),
+        json!({ "delta": "one", "key": "k" }),
+    ] {
+        let (status, _, _) = send(&app, Method::POST, &stock_path, None, Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let missing = format!("/internal/stock/{}_01JDQ0000000000000000000000", K::TYPE);
+    assert_eq!(
+        send(&app, Method::POST, &missing, None, Some(json!({ "delta": -1, "key": "x" }))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, _, after) = send(&app, Method::PATCH, &item, Some(&staff), Some(json!({ "price": 2099 }))).await;
+    assert_eq!(status, StatusCode::OK, "stock bookkeeping never leaks into the record: {after}");
+
+    // Deleting.
+    let (status, _, _) = send(&app, Method::DELETE, &item, Some(&customer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(&app, Method::DELETE, &item, Some(&staff), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = send(&app, Method::GET, &item, None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = send(&app, Method::DELETE, &item, Some(&staff), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for bad in ["nope", "laptop_01JDQ0000000000000000000000", "..%2F..%2Fetc"] {
+        let (status, _, _) = send(&app, Method::GET, &format!("{base}{bad}/"), None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+}
+
+/// Creates `body` through the service (as staff) and returns the response status and body.
+pub async fn create_item(app: &Router, base: &str, body: Value) -> (StatusCode, Value) {
+    let (status, _, json) = send(app, Method::POST, base, Some(&staff_token()), Some(body)).await;
+    (status, json)
+}

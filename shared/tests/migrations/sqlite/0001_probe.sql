@@ -1,0 +1,7 @@
+CREATE TABLE probe (
+    id TEXT NOT NULL PRIMARY KEY,
+    label TEXT NOT NULL,
+    notes TEXT NULL,
+    amount INTEGER NOT NULL,
+    flag INTEGER NOT NULL DEFAULT 0
+);
