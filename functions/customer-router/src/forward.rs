@@ -1,0 +1,197 @@
+//! Forwarding a customer's request to the function that serves their type.
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, Method, header};
+use serde_json::Value;
+use shared::auth::{Caller, Claims, CustomerType};
+use shared::error::{AppError, AppResult};
+use shared::extract::MAX_BODY_BYTES;
+
+use crate::CustomerRouterState;
+
+const HOP_BY_HOP: [HeaderName; 3] = [header::CONNECTION, header::TRANSFER_ENCODING, header::CONTENT_LENGTH];
+
+/// The seed's routing headers: accepted when they agree with the token, a 401
+/// when they claim an account without one, a 403 when they disagree with it.
+pub fn check_hints(headers: &HeaderMap, caller: Option<&Claims>) -> AppResult<()> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().map(str::trim).map_err(|_| AppError::BadRequest(format!("{name} is not text"))))
+    };
+    let hinted_type = header("x-customer-type").transpose()?;
+    let hinted_user = header("x-user-id").transpose()?;
+    let hinted_type = match hinted_type {
+        None => None,
+        Some("guest") => Some(CustomerType::Guest),
+        Some("registered") => Some(CustomerType::Registered),
+        Some("vip") => Some(CustomerType::Vip),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!("X-Customer-Type `{other}` is not guest, registered or vip")));
+        }
+    };
+    match caller {
+        None => {
+            if hinted_user.is_some() || matches!(hinted_type, Some(CustomerType::Registered | CustomerType::Vip)) {
+                return Err(AppError::Unauthorized(
+                    "log in: the X-User-ID and X-Customer-Type headers are not proof of identity".into(),
+                ));
+            }
+        }
+        Some(claims) => {
+            if hinted_type.is_some_and(|t| t != claims.typ) || hinted_user.is_some_and(|u| u != claims.sub) {
+                return Err(AppError::Forbidden("X-User-ID or X-Customer-Type does not match your token".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which function serves this path for this caller.
+fn target<'a>(
+    state: &'a CustomerRouterState,
+    method: &Method,
+    path: &str,
+    caller: Option<&Claims>,
+) -> AppResult<&'a str> {
+    let not_found = || AppError::NotFound("there is nothing at this path".into());
+    let rest = path.strip_prefix("/api/customers").ok_or_else(not_found)?.trim_start_matches('/');
+    if rest.contains("..") || rest.contains("//") {
+        return Err(not_found());
+    }
+    let typ = caller.map(|c| c.typ).unwrap_or(CustomerType::Guest);
+    let functions = &state.functions;
+    let by_type = |typ| match typ {
+        CustomerType::Guest => functions.guest.as_str(),
+        CustomerType::Registered => functions.registered.as_str(),
+        CustomerType::Vip => functions.vip.as_str(),
+    };
+    match rest.split('/').next().unwrap_or("") {
+        // Closing an account is the account service's, whatever the customer's type.
+        "" if method == Method::DELETE && typ != CustomerType::Guest => Ok(&functions.registered),
+        "" => Ok(by_type(typ)),
+        "history" if typ == CustomerType::Guest => Ok(&functions.guest),
+        "history" | "profile" | "addresses" | "password" | "verify-email" | "accounts" => Ok(&functions.registered),
+        "vip" => Ok(&functions.vip),
+        _ => Err(not_found()),
+    }
+}
+
+pub async fn by_customer_type(State(state): State<CustomerRouterState>, request: Request) -> AppResult<Response> {
+    let (mut parts, body) = request.into_parts();
+    let Caller(caller) = Caller::from_request_parts(&mut parts, &state).await?;
+    check_hints(&parts.headers, caller.as_ref())?;
+    let function = target(&state, &parts.method, parts.uri.path(), caller.as_ref())?.to_string();
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+    let response = send(&state, &function, &parts, parts.method.clone(), parts.uri.to_string(), body).await?;
+    Ok(into_response(response))
+}
+
+/// Invokes `function` with the caller's headers (its `Authorization` included:
+/// the function verifies it again) under the router's deadline.
+pub async fn send(
+    state: &CustomerRouterState,
+    function: &str,
+    parts: &Parts,
+    method: Method,
+    uri: String,
+    body: Bytes,
+) -> AppResult<http::Response<Bytes>> {
+    let mut request = http::Request::builder().method(method).uri(uri);
+    for (name, value) in parts.headers.iter().filter(|(n, _)| !HOP_BY_HOP.contains(n)) {
+        request = request.header(name, value);
+    }
+    let request = request.body(body).map_err(|e| AppError::BadRequest(format!("cannot forward this request: {e}")))?;
+    invoke(state, function, request).await
+}
+
+pub async fn invoke(
+    state: &CustomerRouterState,
+    function: &str,
+    request: http::Request<Bytes>,
+) -> AppResult<http::Response<Bytes>> {
+    let unavailable = |why: String| AppError::Unavailable {
+        detail: format!("a customer service is unavailable: {why}"),
+        retry_after_secs: 2,
+    };
+    match tokio::time::timeout(state.invoke_timeout, state.invoker.invoke(function, request)).await {
+        Err(_) => Err(unavailable(format!("no answer within {} ms", state.invoke_timeout.as_millis()))),
+        Ok(Err(e)) => Err(unavailable(e.to_string())),
+        Ok(Ok(response)) if response.status().is_server_error() => {
+            tracing::warn!(%function, status = %response.status(), "customer function failed");
+            Err(unavailable(format!("it answered {}", response.status())))
+        }
+        Ok(Ok(response)) => Ok(response),
+    }
+}
+
+/// A JSON call to another function's internal route, for the transitions.
+pub async fn call_json(
+    state: &CustomerRouterState,
+    function: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> AppResult<(http::StatusCode, Value, http::Response<Bytes>)> {
+    let mut request = http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let bytes = match body {
+        Some(body) => {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            Bytes::from(body.to_string())
+        }
+        None => Bytes::new(),
+    };
+    let request = request.body(bytes).map_err(AppError::internal)?;
+    let response = invoke(state, function, request).await?;
+    let json = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+    Ok((response.status(), json, response))
+}
+
+pub fn into_response(response: http::Response<Bytes>) -> Response {
+    response.map(Body::from).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, v.parse().unwrap());
+        }
+        map
+    }
+
+    fn claims(sub: &str, typ: CustomerType) -> Claims {
+        Claims { sub: sub.into(), typ, role: shared::auth::Role::Customer, exp: 0, iat: 0 }
+    }
+
+    #[test]
+    fn hints_must_agree_with_the_token() {
+        let registered = headers(&[("x-user-id", "123"), ("x-customer-type", "registered")]);
+        assert!(matches!(check_hints(&registered, None), Err(AppError::Unauthorized(_))));
+        assert!(check_hints(&registered, Some(&claims("123", CustomerType::Registered))).is_ok());
+        assert!(matches!(
+            check_hints(&registered, Some(&claims("124", CustomerType::Registered))),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(
+            check_hints(&registered, Some(&claims("123", CustomerType::Vip))),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(check_hints(&headers(&[("x-customer-type", "guest")]), None).is_ok());
+        assert!(check_hints(&HeaderMap::new(), None).is_ok());
+        assert!(matches!(check_hints(&headers(&[("x-customer-type", "admin")]), None), Err(AppError::BadRequest(_))));
+    }
+}

@@ -1,0 +1,256 @@
+//! Login and the transitions guest → registered → VIP. Each step the router takes
+//! is idempotent in the function it calls, so a transition that fails half-way is
+//! finished by retrying it, and nobody is left half-moved.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+use shared::auth::{Caller, CustomerType, Role};
+use shared::error::{AppError, AppResult, FieldErrors};
+use shared::extract::{MAX_BODY_BYTES, parse_json};
+
+use crate::CustomerRouterState;
+use crate::forward::{call_json, check_hints, into_response};
+
+async fn json_object(body: axum::body::Body) -> AppResult<Map<String, Value>> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+    match parse_json::<Value>(&bytes)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(AppError::BadRequest("the request body must be a JSON object".into())),
+    }
+}
+
+fn require_json(parts: &http::request::Parts) -> AppResult<()> {
+    let is_json = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(AppError::UnsupportedMediaType("expected a body with Content-Type: application/json".into()))
+    }
+}
+
+/// Only the fields a customer may send; the rest of what the registered service
+/// accepts (the guest session and history) is the router's to fill in.
+fn only_fields(body: &Map<String, Value>, allowed: &[&str]) -> AppResult<()> {
+    let mut errors = FieldErrors::new();
+    for key in body.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        errors.add(key.clone(), "unknown field");
+    }
+    errors.into_result()
+}
+
+fn customer_type(name: &str) -> AppResult<CustomerType> {
+    match name {
+        "registered" => Ok(CustomerType::Registered),
+        "vip" => Ok(CustomerType::Vip),
+        other => Err(AppError::internal(format!("the registered service reported customer type `{other}`"))),
+    }
+}
+
+/// Moves a guest's cart into the customer's. The cart service merges idempotently,
+/// so a failure here is logged and left for the next login rather than failing
+/// the sign-up or login that the customer asked for.
+async fn merge_cart(state: &CustomerRouterState, guest_id: &str, customer_id: &str) {
+    let body = json!({ "guest_id": guest_id, "customer_id": customer_id });
+    match call_json(state, &state.functions.cart, Method::POST, "/internal/cart/merge", &[], Some(&body)).await {
+        Ok((status, _, _)) if status.is_success() => {}
+        Ok((status, problem, _)) => tracing::warn!(%guest_id, %customer_id, %status, %problem, "guest cart not merged"),
+        Err(e) => tracing::warn!(%guest_id, %customer_id, error = %e, "guest cart not merged"),
+    }
+}
+
+/// The guest session named by `X-Guest-Token`, if any: its id and history.
+async fn guest_session(
+    state: &CustomerRouterState,
+    parts: &http::request::Parts,
+) -> AppResult<Option<(String, Value, String)>> {
+    let Some(token) = parts.headers.get("x-guest-token").and_then(|v| v.to_str().ok()).map(str::to_string) else {
+        return Ok(None);
+    };
+    let (status, session, _) = call_json(
+        state,
+        &state.functions.guest,
+        Method::GET,
+        "/internal/guest/session",
+        &[("x-guest-token", &token)],
+        None,
+    )
+    .await?;
+    if status != StatusCode::OK {
+        return Err(AppError::Unauthorized("the guest session has expired or was already used".into()));
+    }
+    let guest_id = session["guest_id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| AppError::internal("guest session without an id"))?;
+    Ok(Some((guest_id, session["history"].clone(), token)))
+}
+
+/// `POST /api/customers/login`: email and password in, a signed token out, whose
+/// type is what the account is now (`registered` or `vip`). With `X-Guest-Token`,
+/// the guest's cart joins the customer's.
+pub async fn login(State(state): State<CustomerRouterState>, request: Request) -> AppResult<Response> {
+    let (parts, body) = request.into_parts();
+    require_json(&parts)?;
+    let credentials = json_object(body).await?;
+    only_fields(&credentials, &["email", "password"])?;
+    let (status, who, response) = call_json(
+        &state,
+        &state.functions.registered,
+        Method::POST,
+        "/internal/registered/authenticate",
+        &[],
+        Some(&Value::Object(credentials)),
+    )
+    .await?;
+    if status != StatusCode::OK {
+        return Ok(into_response(response));
+    }
+    let id = who["customer_id"].as_str().ok_or_else(|| AppError::internal("authenticate answered without an id"))?;
+    let typ = customer_type(who["customer_type"].as_str().unwrap_or(""))?;
+    let role = if who["role"] == "staff" { Role::Staff } else { Role::Customer };
+    let token = state.keys.issue(id, typ, role, state.token_ttl_secs);
+    tracing::info!(customer = %id, "logged in");
+    if let Ok(Some((guest_id, _, _))) = guest_session(&state, &parts).await {
+        merge_cart(&state, &guest_id, id).await;
+    }
+    Ok(axum::Json(json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": state.token_ttl_secs,
+        "customer_id": id,
+        "customer_type": who["customer_type"],
+        "role": who["role"],
+    }))
+    .into_response())
+}
+
+/// `POST /api/customers/signup`. With a guest's `X-Guest-Token`, the guest's history
+/// moves into the new account and the guest session is closed: read the session,
+/// create the account (which the registered service finds again on a retry), then
+/// convert the session (which the guest service accepts again for the same account).
+pub async fn sign_up(State(state): State<CustomerRouterState>, request: Request) -> AppResult<Response> {
+    let (mut parts, body) = request.into_parts();
+    if Caller::from_request_parts(&mut parts, &state).await?.0.is_some() {
+        return Err(AppError::Conflict("you are logged in already".into()));
+    }
+    check_hints(&parts.headers, None)?;
+    require_json(&parts)?;
+    let mut account = json_object(body).await?;
+    only_fields(&account, &["email", "password", "name", "phone", "preferences"])?;
+    let guest = guest_session(&state, &parts).await?;
+    if let Some((guest_id, history, _)) = &guest {
+        account.insert("guest_id".into(), json!(guest_id));
+        account.insert("guest_history".into(), history.clone());
+    }
+    let guest_token = guest.as_ref().map(|(_, _, token)| token.clone());
+
+    let (status, created, response) = call_json(
+        &state,
+        &state.functions.registered,
+        Method::POST,
+        "/internal/registered/accounts",
+        &[],
+        Some(&Value::Object(account)),
+    )
+    .await?;
+    if !(status == StatusCode::CREATED || status == StatusCode::OK) {
+        return Ok(into_response(response));
+    }
+
+    if let Some(token) = &guest_token {
+        let convert = json!({ "token": token, "customer_id": created["id"] });
+        let (status, _, _) =
+            call_json(&state, &state.functions.guest, Method::POST, "/internal/guest/convert", &[], Some(&convert))
+                .await
+                .map_err(|_| AppError::Unavailable {
+                    detail:
+                        "your account exists, but moving your guest session did not finish; send the same sign-up again"
+                            .into(),
+                    retry_after_secs: 2,
+                })?;
+        if status != StatusCode::OK {
+            return Err(AppError::Conflict("this guest session cannot be moved into the account".into()));
+        }
+    }
+    if let (Some((guest_id, _, _)), Some(customer_id)) = (&guest, created["id"].as_str()) {
+        merge_cart(&state, guest_id, customer_id).await;
+    }
+    let mut view = created;
+    view["guest_converted"] = json!(guest_token.is_some());
+    Ok((status, axum::Json(view)).into_response())
+}
+
+/// `POST /api/customers/upgrade`: a registered customer becomes a VIP (staff may
+/// upgrade anyone with `{"customer_id": ...}`). The VIP record is created first
+/// and the account's type flipped last, so until the last step the customer is
+/// simply still registered, and a retry completes the move.
+pub async fn upgrade(State(state): State<CustomerRouterState>, request: Request) -> AppResult<Response> {
+    let (mut parts, body) = request.into_parts();
+    let claims = Caller::from_request_parts(&mut parts, &state)
+        .await?
+        .0
+        .ok_or_else(|| AppError::Unauthorized("log in to upgrade".into()))?;
+    check_hints(&parts.headers, Some(&claims))?;
+    let customer_id = if claims.is_staff() {
+        require_json(&parts)?;
+        let body = json_object(body).await?;
+        only_fields(&body, &["customer_id"])?;
+        body.get("customer_id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
+            let mut errors = FieldErrors::new();
+            errors.add("customer_id", "is required: whom should staff upgrade?");
+            AppError::Validation(errors)
+        })?
+    } else if claims.typ == CustomerType::Guest {
+        return Err(AppError::Forbidden("sign up first: guests cannot become VIPs".into()));
+    } else {
+        claims.sub.clone()
+    };
+
+    let account_path = format!("/internal/registered/accounts/{customer_id}");
+    let (status, account, response) =
+        call_json(&state, &state.functions.registered, Method::GET, &account_path, &[], None).await?;
+    if status != StatusCode::OK {
+        return Ok(into_response(response));
+    }
+    // A VIP record needs a name; an account may not have given one yet.
+    let name = account["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .or_else(|| account["email"].as_str())
+        .unwrap_or(&customer_id);
+    let enroll = json!({ "customer_id": customer_id, "email": account["email"], "name": name });
+    let (status, vip, response) =
+        call_json(&state, &state.functions.vip, Method::POST, "/internal/vip/enroll", &[], Some(&enroll)).await?;
+    if !(status == StatusCode::CREATED || status == StatusCode::OK) {
+        return Ok(into_response(response));
+    }
+    let (status, _, response) = call_json(
+        &state,
+        &state.functions.registered,
+        Method::PUT,
+        &format!("{account_path}/customer-type"),
+        &[],
+        Some(&json!({ "customer_type": "vip" })),
+    )
+    .await?;
+    if status != StatusCode::OK {
+        return Ok(into_response(response));
+    }
+    tracing::info!(customer = %customer_id, by_staff = claims.is_staff(), "upgraded to VIP");
+    let mut answer = json!({ "customer": vip });
+    if !claims.is_staff() {
+        answer["access_token"] =
+            json!(state.keys.issue(&customer_id, CustomerType::Vip, Role::Customer, state.token_ttl_secs));
+        answer["token_type"] = json!("Bearer");
+        answer["expires_in"] = json!(state.token_ttl_secs);
+    }
+    Ok(axum::Json(answer).into_response())
+}

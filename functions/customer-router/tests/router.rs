@@ -1,0 +1,459 @@
+//! The customer router over the real guest, registered and VIP functions, invoked
+//! in process: routing by verified type, login, and the transitions.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
+use customer_router::{Config, CustomerRouterState, Functions, router};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use shared::auth::{CustomerType, Role, TokenKeys};
+use shared::invoke::InProcessInvoker;
+use shared::testing::{send, temp_sqlite_url};
+
+const PASSWORD: &str = "correct horse 9";
+
+struct Stack {
+    app: Router,
+    mail_dir: PathBuf,
+    guest: Router,
+    registered: Router,
+    vip: Router,
+}
+
+fn keys() -> Arc<TokenKeys> {
+    Arc::new(TokenKeys::development())
+}
+
+async fn stack() -> Stack {
+    let mail_dir = std::env::temp_dir().join(format!("shop-router-mail-{}", shared::ids::new_id("t")));
+    let guest_config = guest_customer::Config::from_env(&shared::config::Env::from_pairs([(
+        "GUEST_CUSTOMER_DATABASE_URL",
+        match temp_sqlite_url("cr_guest") {
+            shared::store::StoreUrl::Sqlite(url) => url,
+            _ => unreachable!(),
+        },
+    )]))
+    .unwrap();
+    let guest = guest_customer::router(guest_customer::GuestState::new(&guest_config, keys()).unwrap());
+
+    let registered_config = registered_customer::Config {
+        store: temp_sqlite_url("cr_registered"),
+        max_connections: 2,
+        mail_dir: mail_dir.clone(),
+        verification_ttl_secs: 3600,
+        public_base_url: "http://shop.test".into(),
+    };
+    let registered_state = registered_customer::RegisteredState::new(&registered_config, keys()).unwrap();
+    let accounts = vec![
+        registered_customer::fixtures::AccountFixture {
+            id: "123".into(),
+            email: "customer123@example.com".into(),
+            name: Some("Sam".into()),
+            phone: None,
+            role: "customer".into(),
+            customer_type: None,
+            preferences: Default::default(),
+            addresses: vec![],
+        },
+        registered_customer::fixtures::AccountFixture {
+            id: "456".into(),
+            email: "vip456@example.com".into(),
+            name: Some("Val".into()),
+            phone: None,
+            role: "customer".into(),
+            customer_type: Some("vip".into()),
+            preferences: Default::default(),
+            addresses: vec![],
+        },
+        registered_customer::fixtures::AccountFixture {
+            id: "staff_1".into(),
+            email: "staff@shop.local".into(),
+            name: Some("Staff".into()),
+            phone: None,
+            role: "staff".into(),
+            customer_type: None,
+            preferences: Default::default(),
+            addresses: vec![],
+        },
+    ];
+    registered_customer::fixtures::load_accounts(&registered_state.store, &accounts, |_| PASSWORD.to_string())
+        .await
+        .unwrap();
+    let registered = registered_customer::router(registered_state);
+
+    let vip_config =
+        vip_customer::Config { store: temp_sqlite_url("cr_vip"), max_connections: 2, downgrade_mid_year: false };
+    let vip_state = vip_customer::VipState::new(&vip_config, keys()).unwrap();
+    vip_customer::load_tiers(&vip_state.store, fixtures::customers::VIP_TIERS).await.unwrap();
+    let vip = vip_customer::router(vip_state);
+    let (status, _, _) = send(
+        &vip,
+        Method::POST,
+        "/internal/vip/enroll",
+        None,
+        Some(json!({ "customer_id": "456", "email": "vip456@example.com", "name": "Val" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let app = customer_router(guest.clone(), registered.clone(), vip.clone());
+    Stack { app, mail_dir, guest, registered, vip }
+}
+
+/// Stands in for the cart function: remembers every merge it is asked for.
+static MERGES: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+
+fn cart_recorder() -> Router {
+    Router::new().route(
+        "/internal/cart/merge",
+        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+            MERGES.lock().unwrap().push(body);
+            axum::Json(json!({ "lines": [] }))
+        }),
+    )
+}
+
+fn merged(guest_id: &str, customer_id: &str) -> bool {
+    MERGES.lock().unwrap().iter().any(|m| m["guest_id"] == guest_id && m["customer_id"] == customer_id)
+}
+
+fn customer_router(guest: Router, registered: Router, vip: Router) -> Router {
+    let invoker = InProcessInvoker::new()
+        .with("guest-customer", guest)
+        .with("registered-customer", registered)
+        .with("vip-customer", vip)
+        .with("cart", cart_recorder());
+    let config = Config {
+        functions: Functions {
+            guest: "guest-customer".into(),
+            registered: "registered-customer".into(),
+            vip: "vip-customer".into(),
+            cart: "cart".into(),
+        },
+        token_ttl_secs: 600,
+        invoke_timeout: Duration::from_secs(5),
+    };
+    router(CustomerRouterState::new(&config, Arc::new(invoker), keys()))
+}
+
+fn mail_token(dir: &PathBuf, email: &str) -> String {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        if text.contains(&format!("To: {email}")) {
+            let start = text.find("token=").unwrap() + "token=".len();
+            return text[start..].split_whitespace().next().unwrap().to_string();
+        }
+    }
+    panic!("no mail to {email}");
+}
+
+async fn with_headers(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = http::Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = match body {
+        Some(body) => request.header("content-type", "application/json").body(axum::body::Body::from(body.to_string())),
+        None => request.body(axum::body::Body::empty()),
+    }
+    .unwrap();
+    let response = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn login(app: &Router, email: &str) -> (StatusCode, Value) {
+    let (status, _, body) =
+        send(app, Method::POST, "/api/customers/login", None, Some(json!({ "email": email, "password": PASSWORD })))
+            .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_seed_examples_reach_the_function_for_each_customer_type() {
+    let s = stack().await;
+    let (status, me) = with_headers(&s.app, Method::GET, "/api/customers/", None, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["customer_type"], "guest");
+
+    let registered = [("x-user-id", "123"), ("x-customer-type", "registered")];
+    let vip = [("x-user-id", "456"), ("x-customer-type", "vip")];
+    assert_eq!(
+        with_headers(&s.app, Method::GET, "/api/customers/", None, &registered, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        with_headers(&s.app, Method::GET, "/api/customers/", None, &vip, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, token_123) = login(&s.app, "customer123@example.com").await;
+    assert_eq!(status, StatusCode::OK, "{token_123}");
+    assert_eq!(token_123["customer_type"], "registered");
+    let token_123 = token_123["access_token"].as_str().unwrap().to_string();
+    let (status, me) = with_headers(&s.app, Method::GET, "/api/customers/", Some(&token_123), &registered, None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!((me["customer_type"].as_str(), me["id"].as_str()), (Some("registered"), Some("123")));
+
+    let (_, token_456) = login(&s.app, "vip456@example.com").await;
+    assert_eq!(token_456["customer_type"], "vip");
+    let token_456 = token_456["access_token"].as_str().unwrap().to_string();
+    let (status, me) = with_headers(&s.app, Method::GET, "/api/customers/", Some(&token_456), &vip, None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!((me["customer_type"].as_str(), me["tier"].as_str()), (Some("vip"), Some("bronze")));
+
+    // Hints that do not match the token.
+    assert_eq!(
+        with_headers(&s.app, Method::GET, "/api/customers/", Some(&token_123), &vip, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        with_headers(&s.app, Method::GET, "/api/customers/", Some(&token_456), &registered, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let forged =
+        TokenKeys::new(b"someone else's secret of 32 bytes!!").issue("123", CustomerType::Registered, Role::Staff, 60);
+    assert_eq!(
+        with_headers(&s.app, Method::GET, "/api/customers/", Some(&forged), &[], None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn guest_to_registered_to_vip() {
+    let s = stack().await;
+    // A guest browses.
+    let (status, session) = with_headers(&s.app, Method::POST, "/api/customers/", None, &[], None).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let guest_token = session["token"].as_str().unwrap().to_string();
+    let guest = [("x-guest-token", guest_token.as_str())];
+    for entry in [
+        json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01JDQ0000000000000000000AA" }),
+        json!({ "kind": "search", "query": "dune" }),
+    ] {
+        let (status, _) = with_headers(&s.app, Method::POST, "/api/customers/history", None, &guest, Some(entry)).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    // Signs up: the history moves, the guest session closes.
+    let sign_up = json!({ "email": "Gus@Example.com", "password": PASSWORD, "name": "Gus" });
+    let (status, account) =
+        with_headers(&s.app, Method::POST, "/api/customers/signup", None, &guest, Some(sign_up.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{account}");
+    assert_eq!(account["guest_converted"], true);
+    assert!(
+        merged(session["id"].as_str().unwrap(), account["id"].as_str().unwrap()),
+        "the guest's cart joins the account"
+    );
+    let (status, _) = with_headers(&s.app, Method::GET, "/api/customers/", None, &guest, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the converted guest token is dead");
+    let (status, problem) = login(&s.app, "gus@example.com").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "email not confirmed yet: {problem}");
+    let token = mail_token(&s.mail_dir, "gus@example.com");
+    let (status, _, _) =
+        send(&s.app, Method::POST, "/api/customers/verify-email", None, Some(json!({ "token": token }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, session) = login(&s.app, "gus@example.com").await;
+    assert_eq!(status, StatusCode::OK);
+    let token = session["access_token"].as_str().unwrap().to_string();
+    let (_, _, history) = send(&s.app, Method::GET, "/api/customers/history", Some(&token), None).await;
+    assert_eq!(history["count"], 2, "{history}");
+
+    // Logging in from another guest session brings that session's cart along too.
+    let (_, second) = with_headers(&s.app, Method::POST, "/api/customers/", None, &[], None).await;
+    let second_token = second["token"].as_str().unwrap().to_string();
+    let (status, logged_in) = with_headers(
+        &s.app,
+        Method::POST,
+        "/api/customers/login",
+        None,
+        &[("x-guest-token", second_token.as_str())],
+        Some(json!({ "email": "gus@example.com", "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(merged(second["id"].as_str().unwrap(), logged_in["customer_id"].as_str().unwrap()));
+
+    // Profile and addresses through the router; another customer cannot touch them.
+    let (status, _, _) = send(
+        &s.app,
+        Method::PATCH,
+        "/api/customers/profile",
+        Some(&token),
+        Some(json!({ "phone": "+1 555 010 0199" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let address = json!({ "recipient": "Gus", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US" });
+    let (status, _, created) =
+        send(&s.app, Method::POST, "/api/customers/addresses", Some(&token), Some(address)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, other) = login(&s.app, "customer123@example.com").await;
+    let other = other["access_token"].as_str().unwrap().to_string();
+    let path = format!("/api/customers/addresses/{}", created["id"].as_str().unwrap());
+    assert_eq!(send(&s.app, Method::GET, &path, Some(&other), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(send(&s.app, Method::DELETE, &path, Some(&other), None).await.0, StatusCode::NOT_FOUND);
+
+    // Becomes a VIP: Bronze, 0 points, Bronze benefits; the next login says vip.
+    let (status, _, upgraded) = send(&s.app, Method::POST, "/api/customers/upgrade", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
+    assert_eq!(upgraded["customer"]["tier"], "bronze");
+    let vip_token = upgraded["access_token"].as_str().unwrap().to_string();
+    let (_, _, me) = send(&s.app, Method::GET, "/api/customers/", Some(&vip_token), None).await;
+    assert_eq!((me["tier"].as_str(), me["points_balance"].as_i64()), (Some("bronze"), Some(0)));
+    assert_eq!(me["benefits"]["discount_percent"], upgraded["customer"]["benefits"]["discount_percent"]);
+    let (_, relogin) = login(&s.app, "gus@example.com").await;
+    assert_eq!(relogin["customer_type"], "vip");
+    let (status, _, again) = send(&s.app, Method::POST, "/api/customers/upgrade", Some(&vip_token), None).await;
+    assert_eq!(status, StatusCode::OK, "upgrading twice is harmless: {again}");
+
+    // Points past a threshold move the tier.
+    let (_, staff) = login(&s.app, "staff@shop.local").await;
+    let staff = staff["access_token"].as_str().unwrap().to_string();
+    let earn = json!({ "kind": "earn", "points": 2000, "reason": "order delivered", "idempotency_key": "order-1" });
+    let path = format!("/api/customers/vip/customers/{}/points", me["id"].as_str().unwrap());
+    let (status, _, earned) = send(&s.app, Method::POST, &path, Some(&staff), Some(earn.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{earned}");
+    assert_ne!(earned["customer"]["tier"], "bronze");
+    assert_eq!(send(&s.app, Method::POST, &path, Some(&vip_token), Some(earn)).await.0, StatusCode::FORBIDDEN);
+
+    // A VIP closes their account at the account service.
+    let (status, _, _) =
+        send(&s.app, Method::DELETE, "/api/customers/", Some(&vip_token), Some(json!({ "password": PASSWORD }))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(login(&s.app, "gus@example.com").await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// Fails the first call to `path` with a 500, as a function that crashed would.
+fn failing_once(router: Router, path: &'static str) -> Router {
+    let calls = Arc::new(AtomicUsize::new(0));
+    router.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let calls = calls.clone();
+        async move {
+            if request.uri().path() == path && calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            next.run(request).await
+        }
+    }))
+}
+
+#[tokio::test]
+async fn transitions_that_fail_half_way_finish_on_retry() {
+    let s = stack().await;
+    let app =
+        customer_router(failing_once(s.guest.clone(), "/internal/guest/convert"), s.registered.clone(), s.vip.clone());
+    let (_, session) = with_headers(&app, Method::POST, "/api/customers/", None, &[], None).await;
+    let guest_token = session["token"].as_str().unwrap().to_string();
+    let guest = [("x-guest-token", guest_token.as_str())];
+    with_headers(
+        &app,
+        Method::POST,
+        "/api/customers/history",
+        None,
+        &guest,
+        Some(json!({ "kind": "search", "query": "tents" })),
+    )
+    .await;
+    let sign_up = json!({ "email": "retry@example.com", "password": PASSWORD });
+
+    let (status, problem) =
+        with_headers(&app, Method::POST, "/api/customers/signup", None, &guest, Some(sign_up.clone())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    let (status, _) = with_headers(&app, Method::GET, "/api/customers/", None, &guest, None).await;
+    assert_eq!(status, StatusCode::OK, "the guest is still a guest until the move finishes");
+    let (status, account) =
+        with_headers(&app, Method::POST, "/api/customers/signup", None, &guest, Some(sign_up)).await;
+    assert_eq!(status, StatusCode::OK, "the retry finds the account made the first time: {account}");
+    assert_eq!(account["guest_converted"], true);
+    let verify = mail_token(&s.mail_dir, "retry@example.com");
+    send(&app, Method::POST, "/api/customers/verify-email", None, Some(json!({ "token": verify }))).await;
+    let (_, session) = login(&app, "retry@example.com").await;
+    let token = session["access_token"].as_str().unwrap().to_string();
+    let (_, _, history) = send(&app, Method::GET, "/api/customers/history", Some(&token), None).await;
+    assert_eq!(history["count"], 1, "history moved once");
+
+    // The VIP service down mid-upgrade: still registered, and the retry finishes.
+    let app =
+        customer_router(s.guest.clone(), s.registered.clone(), failing_once(s.vip.clone(), "/internal/vip/enroll"));
+    let (status, _, _) = send(&app, Method::POST, "/api/customers/upgrade", Some(&token), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (_, relogin) = login(&app, "retry@example.com").await;
+    assert_eq!(relogin["customer_type"], "registered");
+    let (status, _, upgraded) = send(&app, Method::POST, "/api/customers/upgrade", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
+    let (_, relogin) = login(&app, "retry@example.com").await;
+    assert_eq!(relogin["customer_type"], "vip");
+}
+
+#[tokio::test]
+async fn bad_requests_and_odd_paths_are_clear_problems() {
+    let s = stack().await;
+    let (status, _, problem) = send(
+        &s.app,
+        Method::POST,
+        "/api/customers/login",
+        None,
+        Some(json!({ "email": "customer123@example.com", "password": "nope nope 1" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    let (status, _, problem) = send(
+        &s.app,
+        Method::POST,
+        "/api/customers/login",
+        None,
+        Some(json!({ "email": "a@b.co", "password": "x", "admin": true })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(problem["errors"].get("admin").is_some());
+    let (status, _, problem) = send(
+        &s.app,
+        Method::POST,
+        "/api/customers/signup",
+        None,
+        Some(json!({ "email": "x@example.com", "password": PASSWORD, "guest_id": "guest_x" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "customers cannot claim a guest session by id: {problem}");
+    let (status, _) =
+        shared::testing::send_raw(&s.app, Method::POST, "/api/customers/login", None, "text/plain", "hi").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _) =
+        shared::testing::send_raw(&s.app, Method::POST, "/api/customers/login", None, "application/json", "{").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    for path in [
+        "/api/customers/internal/registered/authenticate",
+        "/api/customers/../internal/vip/enroll",
+        "/api/customers/nothing",
+    ] {
+        let (status, _, _) = send(&s.app, Method::GET, path, None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, _, _) = send(&s.app, Method::POST, "/api/customers/upgrade", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) =
+        with_headers(&s.app, Method::GET, "/api/customers/", None, &[("x-customer-type", "admin")], None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send(&s.app, Method::GET, "/api/customers/vip/benefits", None, None).await;
+    assert_eq!(status, StatusCode::OK, "the benefits catalog is public");
+}

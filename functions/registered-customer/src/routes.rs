@@ -1,0 +1,585 @@
+//! HTTP: the customer-facing routes (forwarded by the customer router) and the
+//! router's internal steps.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use shared::auth::{Caller, Claims, CustomerType, Staff};
+use shared::error::{AppError, AppResult, FieldErrors};
+use shared::extract::{Json, JsonObject, QueryPairs, from_json_value};
+use shared::http_app::{both_slashes, finish};
+use shared::ids::new_id;
+use shared::pagination::{Page, PageRequest, RequestUrl};
+use shared::sql::{now_secs, rfc3339};
+use utoipa::ToSchema;
+
+use crate::RegisteredState;
+use crate::domain::{
+    AddressInput, Email, Preferences, check_password, check_phone, decoy_hash, hash_password, verify_password,
+};
+use crate::mailer::Mail;
+use crate::store::{Account, Created, HistoryEntry, NewAccount};
+
+const MAX_ADDRESSES: usize = 20;
+
+pub fn router(state: RegisteredState) -> Router {
+    let mut router = Router::new();
+    for path in both_slashes("/api/customers") {
+        router = router.route(&path, get(me).delete(delete_account));
+    }
+    for (path, method) in [
+        ("/api/customers/profile", get(profile).patch(update_profile)),
+        ("/api/customers/addresses", get(list_addresses).post(create_address)),
+        ("/api/customers/addresses/{id}", get(read_address).patch(update_address).delete(delete_address)),
+        ("/api/customers/password", post(change_password)),
+        ("/api/customers/history", get(history)),
+        ("/api/customers/verify-email", get(verify_email_link).post(verify_email)),
+        ("/api/customers/verify-email/resend", post(resend_verification)),
+        ("/api/customers/accounts/{id}", get(staff_read_account)),
+    ] {
+        for path in both_slashes(path) {
+            router = router.route(&path, method.clone());
+        }
+    }
+    router = router
+        .route("/internal/registered/accounts", post(sign_up))
+        .route("/internal/registered/authenticate", post(authenticate))
+        .route("/internal/registered/accounts/{id}", get(internal_read_account))
+        .route("/internal/registered/accounts/{id}/customer-type", put(set_customer_type));
+    finish(router.with_state(state))
+}
+
+/// A caller with an account here: a registered or VIP customer, or staff.
+struct Holder(Claims);
+
+impl FromRequestParts<RegisteredState> for Holder {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &RegisteredState) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, state).await?.0 {
+            None => Err(AppError::Unauthorized("log in to use your account".into())),
+            Some(claims) if claims.typ == CustomerType::Guest => {
+                Err(AppError::Forbidden("guest sessions have no account; sign up first".into()))
+            }
+            Some(claims) => Ok(Holder(claims)),
+        }
+    }
+}
+
+async fn own_account(state: &RegisteredState, claims: &Claims) -> AppResult<Account> {
+    state
+        .store
+        .account(&claims.sub)
+        .await?
+        .ok_or_else(|| AppError::NotFound("there is no account for this token".into()))
+}
+
+/// An account as its owner (or staff) sees it: never the password hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub customer_type: String,
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub preferences: Preferences,
+    pub role: String,
+    pub created_at: String,
+}
+
+fn view(account: &Account) -> AccountView {
+    AccountView {
+        customer_type: account.customer_type.clone(),
+        id: account.id.clone(),
+        email: account.email.clone(),
+        email_verified: account.email_verified_at.is_some(),
+        name: account.name.clone(),
+        phone: account.phone.clone(),
+        preferences: serde_json::from_str(&account.preferences).unwrap_or_default(),
+        role: account.role.clone(),
+        created_at: rfc3339(account.created_at),
+    }
+}
+
+async fn me(State(state): State<RegisteredState>, Holder(claims): Holder) -> AppResult<axum::Json<AccountView>> {
+    Ok(axum::Json(view(&own_account(&state, &claims).await?)))
+}
+
+/// Slow hashing and verifying run off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> AppResult<T> {
+    tokio::task::spawn_blocking(work).await.map_err(AppError::internal)
+}
+
+async fn check_current_password(password: String, hash: String) -> AppResult<()> {
+    if blocking(move || verify_password(&password, &hash)).await? {
+        Ok(())
+    } else {
+        let mut errors = FieldErrors::new();
+        errors.add("password", "is not your current password");
+        Err(AppError::Validation(errors))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Confirm {
+    password: String,
+}
+
+async fn delete_account(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    Json(confirm): Json<Confirm>,
+) -> AppResult<StatusCode> {
+    let account = own_account(&state, &claims).await?;
+    check_current_password(confirm.password, account.password_hash).await?;
+    state.store.delete_account(&account.id).await?;
+    tracing::info!(account = %account.id, "account deleted at its owner's request");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub preferences: Preferences,
+}
+
+fn profile_of(account: &Account) -> Profile {
+    Profile {
+        name: account.name.clone(),
+        phone: account.phone.clone(),
+        preferences: serde_json::from_str(&account.preferences).unwrap_or_default(),
+    }
+}
+
+fn validate_profile(profile: &mut Profile) -> AppResult<()> {
+    let mut errors = FieldErrors::new();
+    if let Some(name) = &profile.name {
+        let trimmed = name.trim();
+        shared::catalog::check_required_text(&mut errors, "name", trimmed, 200);
+        profile.name = Some(trimmed.to_string());
+    }
+    check_phone(&mut errors, "phone", profile.phone.as_deref());
+    profile.preferences.validate(&mut errors);
+    errors.into_result()
+}
+
+async fn profile(State(state): State<RegisteredState>, Holder(claims): Holder) -> AppResult<axum::Json<Profile>> {
+    Ok(axum::Json(profile_of(&own_account(&state, &claims).await?)))
+}
+
+async fn update_profile(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    JsonObject(patch): JsonObject,
+) -> AppResult<axum::Json<Profile>> {
+    let account = own_account(&state, &claims).await?;
+    let Value::Object(mut merged) = serde_json::to_value(profile_of(&account)).map_err(AppError::internal)? else {
+        return Err(AppError::internal("profile is not an object"));
+    };
+    merged.extend(patch);
+    let mut profile: Profile = from_json_value(Value::Object(merged))?;
+    validate_profile(&mut profile)?;
+    let preferences = serde_json::to_string(&profile.preferences).map_err(AppError::internal)?;
+    state.store.update_profile(&account.id, profile.name.as_deref(), profile.phone.as_deref(), &preferences).await?;
+    Ok(axum::Json(profile))
+}
+
+async fn list_addresses(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    url: RequestUrl,
+) -> AppResult<Response> {
+    let account = own_account(&state, &claims).await?;
+    let addresses = state.store.addresses(&account.id).await?;
+    let count = addresses.len() as u64;
+    Ok(axum::Json(Page::new(addresses, count, &PageRequest::first(MAX_ADDRESSES as u64), &url)).into_response())
+}
+
+async fn create_address(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let account = own_account(&state, &claims).await?;
+    let mut input: AddressInput = from_json_value(Value::Object(body))?;
+    input.normalize_and_validate()?;
+    if state.store.addresses(&account.id).await?.len() >= MAX_ADDRESSES {
+        return Err(AppError::Conflict(format!("an account keeps at most {MAX_ADDRESSES} addresses")));
+    }
+    let address = state.store.save_address(&account.id, &new_id("addr"), &input, true).await?;
+    Ok((StatusCode::CREATED, axum::Json(address)).into_response())
+}
+
+async fn owned_address(
+    state: &RegisteredState,
+    claims: &Claims,
+    id: &str,
+) -> AppResult<(Account, crate::store::Address)> {
+    let account = own_account(state, claims).await?;
+    // Another customer's address is "not found", never "forbidden": its existence is not ours to tell.
+    let address = state
+        .store
+        .address(&account.id, id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("you have no address `{id}`")))?;
+    Ok((account, address))
+}
+
+async fn read_address(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<crate::store::Address>> {
+    owned_address(&state, &claims, &id).await.map(|(_, address)| axum::Json(address))
+}
+
+async fn update_address(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    Path(id): Path<String>,
+    JsonObject(patch): JsonObject,
+) -> AppResult<axum::Json<crate::store::Address>> {
+    let (account, existing) = owned_address(&state, &claims, &id).await?;
+    let Value::Object(mut merged) = serde_json::to_value(&existing.fields).map_err(AppError::internal)? else {
+        return Err(AppError::internal("address is not an object"));
+    };
+    merged.extend(patch);
+    let mut input: AddressInput = from_json_value(Value::Object(merged))?;
+    input.normalize_and_validate()?;
+    Ok(axum::Json(state.store.save_address(&account.id, &id, &input, false).await?))
+}
+
+async fn delete_address(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let (account, _) = owned_address(&state, &claims, &id).await?;
+    state.store.delete_address(&account.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    Json(change): Json<PasswordChange>,
+) -> AppResult<StatusCode> {
+    let account = own_account(&state, &claims).await?;
+    let mut errors = FieldErrors::new();
+    let email = Email::parse(&account.email).ok();
+    check_password(&mut errors, "new_password", &change.new_password, email.as_ref());
+    errors.into_result()?;
+    check_current_password(change.current_password, account.password_hash.clone()).await.map_err(|_| {
+        let mut errors = FieldErrors::new();
+        errors.add("current_password", "is not your current password");
+        AppError::Validation(errors)
+    })?;
+    let new_password = change.new_password;
+    let hash = blocking(move || hash_password(&new_password)).await?.map_err(AppError::internal)?;
+    state.store.set_password(&account.id, &hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryView {
+    pub kind: String,
+    pub item_type: Option<String>,
+    pub item_id: Option<String>,
+    pub query: Option<String>,
+    pub at: String,
+}
+
+async fn history(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    url: RequestUrl,
+    query: QueryPairs,
+) -> AppResult<Response> {
+    let account = own_account(&state, &claims).await?;
+    let mut params = query.into_params();
+    let page = PageRequest::from_params(&mut params);
+    params.finish()?;
+    let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
+    let (count, entries) = state.store.history(&account.id, page.offset, page.limit).await?;
+    let results: Vec<HistoryView> = entries
+        .into_iter()
+        .map(|e| HistoryView {
+            kind: e.kind,
+            item_type: e.item_type,
+            item_id: e.item_id,
+            query: e.query,
+            at: rfc3339(e.at),
+        })
+        .collect();
+    Ok(axum::Json(Page::new(results, count, &page, &url)).into_response())
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_verification_token() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    URL_SAFE_NO_PAD.encode(secret)
+}
+
+async fn send_verification(state: &RegisteredState, account: &Account, token: &str) -> AppResult<()> {
+    let link = format!("{}/api/customers/verify-email?token={token}", state.public_base_url);
+    let body = format!(
+        "Welcome to the shop.\n\nConfirm your email address by opening this link:\n{link}\n\n\
+         or by sending {{\"token\": \"{token}\"}} to POST /api/customers/verify-email.\n\
+         The link expires in {} hours.\n",
+        state.verification_ttl_secs / 3600
+    );
+    state.mailer.send(Mail { to: account.email.clone(), subject: "Confirm your email address".into(), body }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyEmail {
+    token: String,
+}
+
+async fn verify(state: &RegisteredState, token: &str) -> AppResult<axum::Json<Value>> {
+    if token.is_empty() || token.len() > 100 {
+        return Err(AppError::BadRequest("this verification link is not valid".into()));
+    }
+    match state.store.use_verification(&token_hash(token)).await? {
+        Some(account_id) => Ok(axum::Json(json!({ "id": account_id, "email_verified": true }))),
+        None => {
+            Err(AppError::BadRequest("this verification link is not valid, was used already, or has expired".into()))
+        }
+    }
+}
+
+async fn verify_email(
+    State(state): State<RegisteredState>,
+    Json(body): Json<VerifyEmail>,
+) -> AppResult<axum::Json<Value>> {
+    verify(&state, &body.token).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyLink {
+    token: String,
+}
+
+async fn verify_email_link(
+    State(state): State<RegisteredState>,
+    query: Result<Query<VerifyLink>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<axum::Json<Value>> {
+    let Query(link) =
+        query.map_err(|_| AppError::BadRequest("open the link from the email: it carries a token".into()))?;
+    verify(&state, &link.token).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resend {
+    email: String,
+}
+
+/// Always 202, whether or not the address has an account, so the answer tells nobody which emails are customers.
+async fn resend_verification(State(state): State<RegisteredState>, Json(body): Json<Resend>) -> AppResult<StatusCode> {
+    if let Ok(email) = Email::parse(&body.email)
+        && let Some(account) = state.store.account_by_email(email.as_str()).await?
+        && account.email_verified_at.is_none()
+    {
+        let token = new_verification_token();
+        state
+            .store
+            .add_verification(&account.id, &token_hash(&token), now_secs() + state.verification_ttl_secs)
+            .await?;
+        send_verification(&state, &account, &token).await?;
+    }
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn staff_read_account(
+    State(state): State<RegisteredState>,
+    _staff: Staff,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<AccountView>> {
+    let account =
+        state.store.account(&id).await?.ok_or_else(|| AppError::NotFound(format!("there is no account `{id}`")))?;
+    Ok(axum::Json(view(&account)))
+}
+
+/// A guest's history entry as the guest service hands it over.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuestHistoryEntry {
+    kind: String,
+    #[serde(default)]
+    item_type: Option<String>,
+    #[serde(default)]
+    item_id: Option<String>,
+    #[serde(default)]
+    query: Option<String>,
+    at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignUp {
+    email: String,
+    password: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    preferences: Option<Preferences>,
+    /// Set by the customer router when a guest signs up: the session the history comes from.
+    #[serde(default)]
+    guest_id: Option<String>,
+    #[serde(default)]
+    guest_history: Vec<GuestHistoryEntry>,
+}
+
+/// The customer router's sign-up step: 201 with the new account, or 200 with the
+/// same account when this guest session already signed up with this email.
+async fn sign_up(State(state): State<RegisteredState>, JsonObject(body): JsonObject) -> AppResult<Response> {
+    let sign_up: SignUp = from_json_value(Value::Object(body))?;
+    let mut errors = FieldErrors::new();
+    let email = match Email::parse(&sign_up.email) {
+        Ok(email) => Some(email),
+        Err(why) => {
+            errors.add("email", why);
+            None
+        }
+    };
+    check_password(&mut errors, "password", &sign_up.password, email.as_ref());
+    let mut profile =
+        Profile { name: sign_up.name, phone: sign_up.phone, preferences: sign_up.preferences.unwrap_or_default() };
+    if let Err(AppError::Validation(e)) = validate_profile(&mut profile) {
+        errors.extend(e);
+    }
+    let mut history = Vec::new();
+    for (i, entry) in sign_up.guest_history.into_iter().take(200).enumerate() {
+        let at = time::OffsetDateTime::parse(&entry.at, &time::format_description::well_known::Rfc3339);
+        match at {
+            Ok(at) => history.push(HistoryEntry {
+                kind: entry.kind,
+                item_type: entry.item_type,
+                item_id: entry.item_id,
+                query: entry.query,
+                at: at.unix_timestamp(),
+            }),
+            Err(_) => errors.add(format!("guest_history[{i}].at"), "must be an RFC 3339 time"),
+        }
+    }
+    errors.into_result()?;
+    let email = email.ok_or_else(|| AppError::internal("email missing without an error"))?;
+
+    let password = sign_up.password;
+    let password_hash = blocking(move || hash_password(&password)).await?.map_err(AppError::internal)?;
+    let token = new_verification_token();
+    let new = NewAccount {
+        id: new_id("cust"),
+        email: email.as_str().to_string(),
+        password_hash,
+        role: "customer".into(),
+        name: profile.name,
+        phone: profile.phone,
+        preferences: serde_json::to_string(&profile.preferences).map_err(AppError::internal)?,
+        guest_id: sign_up.guest_id,
+        email_verified: false,
+    };
+    let expires_at = now_secs() + state.verification_ttl_secs;
+    match state.store.create_account(new, &history, Some((&token_hash(&token), expires_at))).await? {
+        Created::New(account) => {
+            send_verification(&state, &account, &token).await?;
+            Ok((StatusCode::CREATED, axum::Json(view(&account))).into_response())
+        }
+        Created::Existing(account) => Ok((StatusCode::OK, axum::Json(view(&account))).into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// The customer router's login step. Unknown emails and wrong passwords get the same
+/// answer after the same amount of work.
+async fn authenticate(
+    State(state): State<RegisteredState>,
+    Json(credentials): Json<Credentials>,
+) -> AppResult<axum::Json<Value>> {
+    let wrong = || AppError::Unauthorized("the email or the password is wrong".into());
+    let account = match Email::parse(&credentials.email) {
+        Ok(email) => state.store.account_by_email(email.as_str()).await?,
+        Err(_) => None,
+    };
+    let hash = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
+    let password = credentials.password;
+    let matches = blocking(move || verify_password(&password, &hash)).await?;
+    let account = account.filter(|_| matches).ok_or_else(wrong)?;
+    if account.email_verified_at.is_none() {
+        return Err(AppError::Forbidden("confirm your email address first; we sent you a link".into()));
+    }
+    Ok(axum::Json(json!({
+        "customer_id": account.id,
+        "customer_type": account.customer_type,
+        "role": account.role,
+        "email": account.email,
+        "name": account.name,
+    })))
+}
+
+async fn internal_read_account(
+    State(state): State<RegisteredState>,
+    Path(id): Path<String>,
+) -> AppResult<axum::Json<AccountView>> {
+    let account =
+        state.store.account(&id).await?.ok_or_else(|| AppError::NotFound(format!("there is no account `{id}`")))?;
+    Ok(axum::Json(view(&account)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerTypeChange {
+    customer_type: String,
+}
+
+async fn set_customer_type(
+    State(state): State<RegisteredState>,
+    Path(id): Path<String>,
+    Json(change): Json<CustomerTypeChange>,
+) -> AppResult<axum::Json<AccountView>> {
+    if !["registered", "vip"].contains(&change.customer_type.as_str()) {
+        let mut errors = FieldErrors::new();
+        errors.add("customer_type", "must be registered or vip");
+        return Err(AppError::Validation(errors));
+    }
+    if !state.store.set_customer_type(&id, &change.customer_type).await? {
+        return Err(AppError::NotFound(format!("there is no account `{id}`")));
+    }
+    internal_read_account(State(state), Path(id)).await
+}

@@ -1,0 +1,481 @@
+//! The accounts store: one set of SQL for MySQL and SQLite (see `shared::sql`).
+
+use serde::{Deserialize, Serialize};
+use shared::error::{AppError, AppResult};
+use shared::ids::new_id;
+use shared::sql::{Database, Migrations, is_unique_violation, now_secs};
+use shared::store::{StoreUrl, sqlx_error};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use crate::domain::AddressInput;
+
+static MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+const MIGRATIONS: Migrations = Migrations { mysql: Some(&MYSQL), postgres: None, sqlite: &SQLITE };
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub customer_type: String,
+    pub email_verified_at: Option<i64>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub preferences: String,
+    pub guest_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn account(row: &AnyRow) -> Result<Account, sqlx::Error> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role: row.try_get("role")?,
+        customer_type: row.try_get("customer_type")?,
+        email_verified_at: row.try_get("email_verified_at")?,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        preferences: row.try_get("preferences")?,
+        guest_id: row.try_get("guest_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+const ACCOUNT_COLUMNS: &str = "id, email, password_hash, role, customer_type, email_verified_at, name, phone, \
+                               preferences, guest_id, created_at, updated_at";
+
+/// What a new account starts with.
+pub struct NewAccount {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub preferences: String,
+    pub guest_id: Option<String>,
+    pub email_verified: bool,
+}
+
+/// A shopping history entry (carried over from a guest session).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub kind: String,
+    #[serde(default)]
+    pub item_type: Option<String>,
+    #[serde(default)]
+    pub item_id: Option<String>,
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Unix seconds in storage; RFC 3339 in responses.
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Address {
+    pub id: String,
+    #[serde(flatten)]
+    pub fields: AddressInput,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub enum Created {
+    New(Account),
+    /// The same sign-up again (same guest session and email): nothing was added.
+    Existing(Account),
+}
+
+pub struct Store {
+    db: Database,
+}
+
+/// The unique columns an account is looked up by.
+enum Key {
+    Id,
+    Email,
+    GuestId,
+}
+
+impl Store {
+    pub fn new(url: &StoreUrl, max_connections: u32) -> AppResult<Self> {
+        Ok(Self { db: Database::connect_lazy(url, max_connections, &MIGRATIONS)? })
+    }
+
+    async fn pool(&self) -> AppResult<&AnyPool> {
+        self.db.pool().await
+    }
+
+    pub async fn count_accounts(&self) -> AppResult<u64> {
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM accounts")
+            .fetch_one(self.pool().await?)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(sqlx_error)?;
+        Ok(count as u64)
+    }
+
+    pub async fn account(&self, id: &str) -> AppResult<Option<Account>> {
+        self.account_where(Key::Id, id).await
+    }
+
+    pub async fn account_by_email(&self, email: &str) -> AppResult<Option<Account>> {
+        self.account_where(Key::Email, email).await
+    }
+
+    async fn account_by_guest(&self, guest_id: &str) -> AppResult<Option<Account>> {
+        self.account_where(Key::GuestId, guest_id).await
+    }
+
+    async fn account_where(&self, key: Key, value: &str) -> AppResult<Option<Account>> {
+        let column = match key {
+            Key::Id => "id",
+            Key::Email => "email",
+            Key::GuestId => "guest_id",
+        };
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        row.as_ref().map(account).transpose().map_err(sqlx_error)
+    }
+
+    /// Creates the account, its carried-over history and its verification token in
+    /// one transaction. Signing up again from the same guest session with the same
+    /// email finds the first account, so the customer router can retry safely.
+    pub async fn create_account(
+        &self,
+        new: NewAccount,
+        history: &[HistoryEntry],
+        verification: Option<(&str, i64)>,
+    ) -> AppResult<Created> {
+        if let Some(guest_id) = &new.guest_id
+            && let Some(existing) = self.account_by_guest(guest_id).await?
+        {
+            return if existing.email == new.email {
+                Ok(Created::Existing(existing))
+            } else {
+                Err(AppError::Conflict("this guest session was already turned into another account".into()))
+            };
+        }
+        let now = now_secs();
+        let pool = self.pool().await?;
+        let mut tx = pool.begin().await.map_err(sqlx_error)?;
+        let inserted = sqlx::query(
+            "INSERT INTO accounts (id, email, password_hash, role, customer_type, email_verified_at, name, phone, \
+             preferences, guest_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'registered', ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&new.id)
+        .bind(&new.email)
+        .bind(&new.password_hash)
+        .bind(&new.role)
+        .bind(new.email_verified.then_some(now))
+        .bind(&new.name)
+        .bind(&new.phone)
+        .bind(&new.preferences)
+        .bind(&new.guest_id)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(AppError::Conflict("an account with this email exists already".into()));
+            }
+            Err(e) => return Err(sqlx_error(e)),
+        }
+        for entry in history {
+            sqlx::query("INSERT INTO customer_history (id, account_id, kind, item_type, item_id, query, at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(new_id("hist"))
+                .bind(&new.id)
+                .bind(&entry.kind)
+                .bind(&entry.item_type)
+                .bind(&entry.item_id)
+                .bind(&entry.query)
+                .bind(entry.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_error)?;
+        }
+        if let Some((token_hash, expires_at)) = verification {
+            insert_verification(&mut tx, &new.id, token_hash, expires_at).await?;
+        }
+        tx.commit().await.map_err(sqlx_error)?;
+        let created =
+            self.account(&new.id).await?.ok_or_else(|| AppError::internal("account vanished after insert"))?;
+        Ok(Created::New(created))
+    }
+
+    pub async fn add_verification(&self, account_id: &str, token_hash: &str, expires_at: i64) -> AppResult<()> {
+        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        insert_verification(&mut tx, account_id, token_hash, expires_at).await?;
+        tx.commit().await.map_err(sqlx_error)
+    }
+
+    /// Uses a verification token once: the account it belongs to, if the token was
+    /// unused and unexpired.
+    pub async fn use_verification(&self, token_hash: &str) -> AppResult<Option<String>> {
+        let now = now_secs();
+        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        let used = sqlx::query(
+            "UPDATE verification_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
+        if used.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let account_id: String = sqlx::query("SELECT account_id FROM verification_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(sqlx_error)?;
+        sqlx::query(
+            "UPDATE accounts SET email_verified_at = ?, updated_at = ? WHERE id = ? AND email_verified_at IS NULL",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(&account_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)?;
+        Ok(Some(account_id))
+    }
+
+    pub async fn update_profile(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        phone: Option<&str>,
+        preferences: &str,
+    ) -> AppResult<()> {
+        sqlx::query("UPDATE accounts SET name = ?, phone = ?, preferences = ?, updated_at = ? WHERE id = ?")
+            .bind(name)
+            .bind(phone)
+            .bind(preferences)
+            .bind(now_secs())
+            .bind(id)
+            .execute(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(())
+    }
+
+    pub async fn set_password(&self, id: &str, password_hash: &str) -> AppResult<()> {
+        sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(now_secs())
+            .bind(id)
+            .execute(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(())
+    }
+
+    /// Records the account's customer type; setting the type it has is a no-op, so
+    /// the router's upgrade can be retried.
+    pub async fn set_customer_type(&self, id: &str, customer_type: &str) -> AppResult<bool> {
+        let done = sqlx::query("UPDATE accounts SET customer_type = ?, updated_at = ? WHERE id = ?")
+            .bind(customer_type)
+            .bind(now_secs())
+            .bind(id)
+            .execute(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(done.rows_affected() > 0 || self.account(id).await?.is_some())
+    }
+
+    /// Deletes the account with its addresses, history and tokens.
+    pub async fn delete_account(&self, id: &str) -> AppResult<()> {
+        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        for table in ["verification_tokens", "addresses", "customer_history"] {
+            let sql = format!("DELETE FROM {table} WHERE account_id = ?");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).execute(&mut *tx).await.map_err(sqlx_error)?;
+        }
+        sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id).execute(&mut *tx).await.map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)
+    }
+
+    pub async fn history(&self, account_id: &str, offset: u64, limit: u64) -> AppResult<(u64, Vec<HistoryEntry>)> {
+        let pool = self.pool().await?;
+        let count: i64 = sqlx::query("SELECT COUNT(*) FROM customer_history WHERE account_id = ?")
+            .bind(account_id)
+            .fetch_one(pool)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(sqlx_error)?;
+        let rows = sqlx::query(
+            "SELECT kind, item_type, item_id, query, at FROM customer_history WHERE account_id = ? \
+             ORDER BY at DESC, id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(account_id)
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(pool)
+        .await
+        .map_err(sqlx_error)?;
+        let entries = rows
+            .iter()
+            .map(|r| {
+                Ok(HistoryEntry {
+                    kind: r.try_get("kind")?,
+                    item_type: r.try_get("item_type")?,
+                    item_id: r.try_get("item_id")?,
+                    query: r.try_get("query")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(sqlx_error)?;
+        Ok((count as u64, entries))
+    }
+
+    pub async fn addresses(&self, account_id: &str) -> AppResult<Vec<Address>> {
+        let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE account_id = ? ORDER BY created_at, id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .fetch_all(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        rows.iter().map(address).collect::<Result<_, _>>().map_err(sqlx_error)
+    }
+
+    pub async fn address(&self, account_id: &str, id: &str) -> AppResult<Option<Address>> {
+        let sql = format!("SELECT {ADDRESS_COLUMNS} FROM addresses WHERE account_id = ? AND id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(account_id)
+            .bind(id)
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        row.as_ref().map(address).transpose().map_err(sqlx_error)
+    }
+
+    /// Inserts or replaces an address; a new default takes the flag from the old one,
+    /// and an account's first address is its default for both uses.
+    pub async fn save_address(
+        &self,
+        account_id: &str,
+        id: &str,
+        fields: &AddressInput,
+        is_new: bool,
+    ) -> AppResult<Address> {
+        let now = now_secs();
+        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        let existing: i64 = sqlx::query("SELECT COUNT(*) FROM addresses WHERE account_id = ?")
+            .bind(account_id)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(sqlx_error)?;
+        let first = is_new && existing == 0;
+        let (shipping, billing) = (fields.is_default_shipping || first, fields.is_default_billing || first);
+        for (flag, column) in [(shipping, "is_default_shipping"), (billing, "is_default_billing")] {
+            if flag {
+                let sql = format!("UPDATE addresses SET {column} = 0 WHERE account_id = ? AND id <> ?");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(account_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sqlx_error)?;
+            }
+        }
+        let sql = if is_new {
+            "INSERT INTO addresses (label, recipient, line1, line2, city, region, postal_code, country, phone, \
+             is_default_shipping, is_default_billing, updated_at, account_id, id, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        } else {
+            "UPDATE addresses SET label = ?, recipient = ?, line1 = ?, line2 = ?, city = ?, region = ?, postal_code = ?, \
+             country = ?, phone = ?, is_default_shipping = ?, is_default_billing = ?, updated_at = ? \
+             WHERE account_id = ? AND id = ?"
+        };
+        let mut query = sqlx::query(sql)
+            .bind(&fields.label)
+            .bind(&fields.recipient)
+            .bind(&fields.line1)
+            .bind(&fields.line2)
+            .bind(&fields.city)
+            .bind(&fields.region)
+            .bind(&fields.postal_code)
+            .bind(&fields.country)
+            .bind(&fields.phone)
+            .bind(shipping as i64)
+            .bind(billing as i64)
+            .bind(now)
+            .bind(account_id)
+            .bind(id);
+        if is_new {
+            query = query.bind(now);
+        }
+        query.execute(&mut *tx).await.map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)?;
+        self.address(account_id, id).await?.ok_or_else(|| AppError::internal("address vanished after save"))
+    }
+
+    pub async fn delete_address(&self, account_id: &str, id: &str) -> AppResult<bool> {
+        let done = sqlx::query("DELETE FROM addresses WHERE account_id = ? AND id = ?")
+            .bind(account_id)
+            .bind(id)
+            .execute(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+async fn insert_verification(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account_id: &str,
+    token_hash: &str,
+    expires_at: i64,
+) -> AppResult<()> {
+    sqlx::query("INSERT INTO verification_tokens (token_hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)")
+        .bind(token_hash)
+        .bind(account_id)
+        .bind(expires_at)
+        .bind(now_secs())
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(())
+}
+
+const ADDRESS_COLUMNS: &str = "id, label, recipient, line1, line2, city, region, postal_code, country, phone, \
+                               is_default_shipping, is_default_billing, created_at, updated_at";
+
+fn address(row: &AnyRow) -> Result<Address, sqlx::Error> {
+    Ok(Address {
+        id: row.try_get("id")?,
+        fields: AddressInput {
+            label: row.try_get("label")?,
+            recipient: row.try_get("recipient")?,
+            line1: row.try_get("line1")?,
+            line2: row.try_get("line2")?,
+            city: row.try_get("city")?,
+            region: row.try_get("region")?,
+            postal_code: row.try_get("postal_code")?,
+            country: row.try_get("country")?,
+            phone: row.try_get("phone")?,
+            is_default_shipping: row.try_get::<i64, _>("is_default_shipping")? != 0,
+            is_default_billing: row.try_get::<i64, _>("is_default_billing")? != 0,
+        },
+        created_at: shared::sql::rfc3339(row.try_get("created_at")?),
+        updated_at: shared::sql::rfc3339(row.try_get("updated_at")?),
+    })
+}

@@ -1,0 +1,507 @@
+//! VIP records, ledger entries and the rules for changing them. Nothing here
+//! touches the store, so the arithmetic is tested without a database.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::{Map, Value};
+use shared::auth::CustomerType;
+use shared::error::{AppError, AppResult, FieldErrors};
+use shared::extract::from_json_value;
+use shared::ids::new_id;
+use shared::sql::rfc3339;
+use utoipa::ToSchema;
+
+use crate::tiers::{Benefits, TierCatalog, TierName, TierStanding};
+
+pub const MAX_CUSTOMER_ID_CHARS: usize = 64;
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_REASON_CHARS: usize = 200;
+pub const MAX_KEY_CHARS: usize = 100;
+/// Largest single earn, redeem or adjustment.
+pub const MAX_POINTS: i64 = 1_000_000;
+
+const CUSTOMER_ID_RULE: &str = "1 to 64 characters: letters, digits and _ - . : @ +";
+
+/// Account ids are `cust_<ULID>` or legacy ids such as `456`. The character set is
+/// narrow so an id means the same on every engine (MySQL columns are ASCII,
+/// binary-collated) and can sit in a URL path.
+pub fn is_valid_customer_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CUSTOMER_ID_CHARS
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:@+".contains(&b))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// Points for a purchase, multiplied by the tier's multiplier.
+    Earn,
+    /// Points spent; the balance only.
+    Redeem,
+    /// A staff correction, negative for refunds; balance and lifetime points.
+    Adjust,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Earn => "earn",
+            EntryKind::Redeem => "redeem",
+            EntryKind::Adjust => "adjust",
+        }
+    }
+
+    pub fn parse(kind: &str) -> Option<Self> {
+        [EntryKind::Earn, EntryKind::Redeem, EntryKind::Adjust].into_iter().find(|k| k.as_str() == kind)
+    }
+}
+
+fn as_rfc3339<S: Serializer>(secs: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&rfc3339(*secs))
+}
+
+/// A VIP member as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    pub customer_id: String,
+    pub email: String,
+    pub name: String,
+    pub tier: TierName,
+    pub tier_year: i64,
+    pub lifetime_points: i64,
+    pub points_balance: i64,
+    pub enrolled_at: i64,
+    pub updated_at: i64,
+}
+
+impl Customer {
+    pub fn standing(&self) -> TierStanding {
+        TierStanding { tier: self.tier, tier_year: self.tier_year }
+    }
+}
+
+/// One change of a member's points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LedgerEntry {
+    #[schema(example = "pts_01JDQ8Z3X4C5V6B7N8M9K0J1H2")]
+    pub id: String,
+    pub customer_id: String,
+    pub kind: EntryKind,
+    /// The change to the balance as applied: multiplied for an earn, negative for a redeem.
+    pub points: i64,
+    /// The `points` the request asked for, before the multiplier or the sign.
+    pub requested_points: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+    pub balance_after: i64,
+    #[serde(serialize_with = "as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+/// The tier above the member's and how far away it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct NextTier {
+    pub name: TierName,
+    pub points_needed: i64,
+}
+
+/// A VIP member as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VipCustomer {
+    /// Always `vip`, so clients of the customer router can tell the record kinds apart.
+    #[schema(value_type = String, example = "vip")]
+    pub customer_type: CustomerType,
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub tier: TierName,
+    /// The calendar year in which the tier was last reached or kept.
+    pub tier_year: i64,
+    pub lifetime_points: i64,
+    pub points_balance: i64,
+    pub benefits: Benefits,
+    pub next_tier: Option<NextTier>,
+    #[serde(serialize_with = "as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub enrolled_at: i64,
+    #[serde(serialize_with = "as_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: i64,
+}
+
+impl VipCustomer {
+    pub fn new(customer: Customer, catalog: &TierCatalog) -> AppResult<Self> {
+        let tier = catalog.get(customer.tier).ok_or_else(|| {
+            AppError::internal(format!(
+                "customer {} is in tier {} which is not in the catalog",
+                customer.customer_id, customer.tier
+            ))
+        })?;
+        let next_tier = catalog.next_above(customer.tier).map(|next| NextTier {
+            name: next.name,
+            points_needed: (next.min_lifetime_points - customer.lifetime_points).max(0),
+        });
+        Ok(Self {
+            customer_type: CustomerType::Vip,
+            id: customer.customer_id,
+            email: customer.email,
+            name: customer.name,
+            tier: customer.tier,
+            tier_year: customer.tier_year,
+            lifetime_points: customer.lifetime_points,
+            points_balance: customer.points_balance,
+            benefits: tier.benefits.clone(),
+            next_tier,
+            enrolled_at: customer.enrolled_at,
+            updated_at: customer.updated_at,
+        })
+    }
+}
+
+/// Types a JSON object after rejecting fields nobody asked for, reporting unknown
+/// fields and type errors together under each field's name.
+pub fn parse_body<T: DeserializeOwned>(body: Map<String, Value>, known: &[&str]) -> AppResult<T> {
+    let mut errors = FieldErrors::new();
+    for key in body.keys().filter(|k| !known.contains(&k.as_str())) {
+        errors.add(key.clone(), format!("unknown field; known fields: {}", known.join(", ")));
+    }
+    match from_json_value::<T>(Value::Object(body)) {
+        Ok(value) if errors.is_empty() => Ok(value),
+        Ok(_) => Err(AppError::Validation(errors)),
+        Err(AppError::Validation(typed)) => {
+            errors.extend(typed);
+            Err(AppError::Validation(errors))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn required_text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) -> String {
+    let value = value.trim();
+    if value.is_empty() {
+        errors.add(field, "must not be blank");
+    } else if value.chars().count() > max_chars {
+        errors.add(field, format!("at most {max_chars} characters"));
+    } else if value.chars().any(char::is_control) {
+        errors.add(field, "must not contain control characters");
+    }
+    value.to_string()
+}
+
+/// `POST /internal/vip/enroll`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct EnrollInput {
+    pub customer_id: String,
+    pub email: String,
+    pub name: String,
+}
+
+impl EnrollInput {
+    pub const FIELDS: [&'static str; 3] = ["customer_id", "email", "name"];
+
+    /// Trimmed, the email lower-cased; a 422 naming every invalid field.
+    pub fn validate(self) -> AppResult<Self> {
+        let mut errors = FieldErrors::new();
+        let customer_id = self.customer_id.trim().to_string();
+        if !is_valid_customer_id(&customer_id) {
+            errors.add("customer_id", CUSTOMER_ID_RULE);
+        }
+        let email = required_text(&mut errors, "email", &self.email, MAX_EMAIL_CHARS).to_lowercase();
+        if !errors.contains("email") && !looks_like_email(&email) {
+            errors.add("email", "is not an email address");
+        }
+        let name = required_text(&mut errors, "name", &self.name, MAX_NAME_CHARS);
+        errors.into_result()?;
+        Ok(Self { customer_id, email, name })
+    }
+}
+
+/// The registered-customer service owns full email validation; this only keeps
+/// obvious garbage out of the VIP records.
+fn looks_like_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+                && !domain.contains('@')
+        }
+        None => false,
+    }
+}
+
+/// A validated request to change a member's points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: EntryKind,
+    /// As requested: positive for earn and redeem, signed for adjust.
+    pub points: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+impl Change {
+    /// Trims the texts and checks every field, naming each invalid one.
+    pub fn new(kind: EntryKind, points: i64, reason: &str, idempotency_key: &str) -> AppResult<Self> {
+        let mut errors = FieldErrors::new();
+        match kind {
+            EntryKind::Earn | EntryKind::Redeem if !(1..=MAX_POINTS).contains(&points) => {
+                errors.add("points", format!("must be between 1 and {MAX_POINTS}"));
+            }
+            EntryKind::Adjust if points == 0 || points.abs() > MAX_POINTS => {
+                errors.add("points", format!("must be between -{MAX_POINTS} and {MAX_POINTS}, and not 0"));
+            }
+            _ => {}
+        }
+        let reason = required_text(&mut errors, "reason", reason, MAX_REASON_CHARS);
+        // Trimmed so a key means the same on MySQL, whose collations ignore trailing spaces.
+        let idempotency_key = required_text(&mut errors, "idempotency_key", idempotency_key, MAX_KEY_CHARS);
+        errors.into_result()?;
+        Ok(Self { kind, points, reason, idempotency_key })
+    }
+
+    /// Whether `entry` was written for this same request, so a retry may be answered with it.
+    pub fn matches(&self, entry: &LedgerEntry) -> bool {
+        entry.kind == self.kind && entry.requested_points == self.points && entry.reason == self.reason
+    }
+
+    pub fn key_reused(&self) -> AppError {
+        AppError::Conflict(format!(
+            "the idempotency key `{}` was already used for a different request",
+            self.idempotency_key
+        ))
+    }
+}
+
+/// `POST /api/customers/vip/points/redeem`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct RedeemInput {
+    /// 1 to 1,000,000.
+    pub points: i64,
+    pub reason: String,
+    /// 1 to 100 characters, unique per customer: a retry with the same key and body
+    /// returns the original entry.
+    pub idempotency_key: String,
+}
+
+impl RedeemInput {
+    pub const FIELDS: [&'static str; 3] = ["points", "reason", "idempotency_key"];
+
+    pub fn into_change(self) -> AppResult<Change> {
+        Change::new(EntryKind::Redeem, self.points, &self.reason, &self.idempotency_key)
+    }
+}
+
+/// `POST /api/customers/vip/customers/{id}/points` (staff).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct StaffPointsInput {
+    /// `earn` or `adjust`.
+    #[schema(example = "adjust")]
+    pub kind: String,
+    /// Earn: 1 to 1,000,000. Adjust: -1,000,000 to 1,000,000, not 0.
+    pub points: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+impl StaffPointsInput {
+    pub const FIELDS: [&'static str; 4] = ["kind", "points", "reason", "idempotency_key"];
+
+    pub fn into_change(self) -> AppResult<Change> {
+        let kind = match EntryKind::parse(self.kind.trim()) {
+            Some(kind @ (EntryKind::Earn | EntryKind::Adjust)) => kind,
+            // Staff do not spend a customer's points for them.
+            _ => {
+                let mut errors = FieldErrors::new();
+                errors.add("kind", "must be \"earn\" or \"adjust\"");
+                // Report the other fields too, so one round trip shows every problem.
+                if let Err(AppError::Validation(more)) =
+                    Change::new(EntryKind::Adjust, self.points, &self.reason, &self.idempotency_key)
+                {
+                    errors.extend(more);
+                }
+                return Err(AppError::Validation(errors));
+            }
+        };
+        Change::new(kind, self.points, &self.reason, &self.idempotency_key)
+    }
+}
+
+/// `POST /internal/vip/earn`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct InternalEarnInput {
+    pub customer_id: String,
+    pub points: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+impl InternalEarnInput {
+    pub const FIELDS: [&'static str; 4] = ["customer_id", "points", "reason", "idempotency_key"];
+
+    pub fn into_parts(self) -> AppResult<(String, Change)> {
+        let customer_id = self.customer_id.trim().to_string();
+        let change = Change::new(EntryKind::Earn, self.points, &self.reason, &self.idempotency_key);
+        if !is_valid_customer_id(&customer_id) {
+            let mut errors = FieldErrors::new();
+            errors.add("customer_id", CUSTOMER_ID_RULE);
+            if let Err(AppError::Validation(more)) = change {
+                errors.extend(more);
+            }
+            return Err(AppError::Validation(errors));
+        }
+        Ok((customer_id, change?))
+    }
+}
+
+/// The calendar year (UTC) of a time in seconds.
+pub fn year_of(secs: i64) -> i64 {
+    time::OffsetDateTime::from_unix_timestamp(secs).map(|t| i64::from(t.year())).unwrap_or(1970)
+}
+
+/// Applies `change` to `customer`: the new record and the entry that records it.
+/// A redeem beyond the balance is a 409; an adjustment never takes the balance or
+/// lifetime points below 0, and the entry records what was actually applied.
+pub fn apply_change(
+    customer: &Customer,
+    change: &Change,
+    catalog: &TierCatalog,
+    now: i64,
+    downgrade_mid_year: bool,
+) -> AppResult<(Customer, LedgerEntry)> {
+    let (balance, lifetime) = (customer.points_balance, customer.lifetime_points);
+    let (new_balance, new_lifetime) = match change.kind {
+        EntryKind::Earn => {
+            // The multiplier of the tier held when the points were earned, not the one they lead to.
+            let credited = change.points.saturating_mul(catalog.multiplier_percent(customer.tier)) / 100;
+            (balance.saturating_add(credited), lifetime.saturating_add(credited))
+        }
+        EntryKind::Redeem => {
+            if change.points > balance {
+                return Err(AppError::Conflict(format!(
+                    "the balance is {balance} points; {} cannot be redeemed",
+                    change.points
+                )));
+            }
+            (balance - change.points, lifetime)
+        }
+        EntryKind::Adjust => {
+            ((balance.saturating_add(change.points)).max(0), (lifetime.saturating_add(change.points)).max(0))
+        }
+    };
+    let standing = catalog.resolve(customer.standing(), new_lifetime, year_of(now), downgrade_mid_year);
+    let updated = Customer {
+        tier: standing.tier,
+        tier_year: standing.tier_year,
+        lifetime_points: new_lifetime,
+        points_balance: new_balance,
+        updated_at: now,
+        ..customer.clone()
+    };
+    let entry = LedgerEntry {
+        id: new_id("pts"),
+        customer_id: customer.customer_id.clone(),
+        kind: change.kind,
+        points: new_balance - balance,
+        requested_points: change.points,
+        reason: change.reason.clone(),
+        idempotency_key: change.idempotency_key.clone(),
+        balance_after: new_balance,
+        created_at: now,
+    };
+    Ok((updated, entry))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> TierCatalog {
+        let tier = crate::tiers::test_tier;
+        TierCatalog::new(vec![
+            tier(TierName::Bronze, 1, 0, 100),
+            tier(TierName::Silver, 2, 1000, 125),
+            tier(TierName::Gold, 3, 5000, 150),
+        ])
+    }
+
+    fn customer(tier: TierName, lifetime: i64, balance: i64) -> Customer {
+        Customer {
+            customer_id: "cust_1".into(),
+            email: "a@b.co".into(),
+            name: "A".into(),
+            tier,
+            tier_year: 2025,
+            lifetime_points: lifetime,
+            points_balance: balance,
+            enrolled_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    // 2025-06-01T00:00:00Z
+    const JUNE_2025: i64 = 1_748_736_000;
+
+    #[test]
+    fn earn_uses_the_current_tiers_multiplier_rounded_down() {
+        let change = Change::new(EntryKind::Earn, 333, "order", "k").unwrap();
+        let (after, entry) =
+            apply_change(&customer(TierName::Silver, 1000, 10), &change, &catalog(), JUNE_2025, false).unwrap();
+        assert_eq!(entry.points, 416);
+        assert_eq!(entry.requested_points, 333);
+        assert_eq!(after.points_balance, 426);
+        assert_eq!(after.lifetime_points, 1416);
+        assert_eq!(entry.balance_after, 426);
+    }
+
+    #[test]
+    fn redeem_beyond_the_balance_is_a_conflict() {
+        let change = Change::new(EntryKind::Redeem, 11, "gift", "k").unwrap();
+        let result = apply_change(&customer(TierName::Bronze, 50, 10), &change, &catalog(), JUNE_2025, false);
+        assert!(matches!(result, Err(AppError::Conflict(_))));
+    }
+
+    #[test]
+    fn adjustments_stop_at_zero_and_record_what_was_applied() {
+        let change = Change::new(EntryKind::Adjust, -6000, "refund", "k").unwrap();
+        let (after, entry) =
+            apply_change(&customer(TierName::Gold, 5200, 300), &change, &catalog(), JUNE_2025, false).unwrap();
+        assert_eq!(after.points_balance, 0);
+        assert_eq!(after.lifetime_points, 0);
+        assert_eq!(entry.points, -300);
+        assert_eq!(after.tier, TierName::Gold, "no downgrade within the year");
+        let (after, _) =
+            apply_change(&customer(TierName::Gold, 5200, 300), &change, &catalog(), JUNE_2025, true).unwrap();
+        assert_eq!(after.tier, TierName::Bronze);
+    }
+
+    #[test]
+    fn input_validation_names_fields() {
+        for (kind, points) in [(EntryKind::Earn, 0), (EntryKind::Redeem, MAX_POINTS + 1), (EntryKind::Adjust, 0)] {
+            match Change::new(kind, points, "r", "k") {
+                Err(AppError::Validation(e)) => assert!(e.contains("points")),
+                other => panic!("{other:?}"),
+            }
+        }
+        match Change::new(EntryKind::Earn, 5, " ", &"k".repeat(101)) {
+            Err(AppError::Validation(e)) => assert!(e.contains("reason") && e.contains("idempotency_key")),
+            other => panic!("{other:?}"),
+        }
+        assert!(Change::new(EntryKind::Adjust, -5, "refund", " key ").unwrap().idempotency_key == "key");
+        for id in ["456", "cust_01JDQ8Z3X4C5V6B7N8M9K0J1H2"] {
+            assert!(is_valid_customer_id(id), "{id}");
+        }
+        for id in ["", "a b", "a/b", "ü", &"x".repeat(65)] {
+            assert!(!is_valid_customer_id(id), "{id}");
+        }
+        let enroll = EnrollInput { customer_id: "x".into(), email: "nope".into(), name: "".into() }.validate();
+        match enroll {
+            Err(AppError::Validation(e)) => assert!(e.contains("email") && e.contains("name")),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Every SQL statement of the service, portable between MySQL and SQLite.
+//!
+//! A ledger change runs in one transaction that first locks the member's row
+//! (`FOR UPDATE` on MySQL; `BEGIN IMMEDIATE` on SQLite, which locks the whole
+//! database for writing), so concurrent changes queue instead of losing updates,
+//! and an idempotency key is checked while no one else can write it.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+use shared::error::{AppError, AppResult};
+use shared::sql::{Database, Engine, Migrations, is_unique_violation};
+use shared::store::{StoreUrl, sqlx_error};
+
+use crate::domain::{Change, Customer, EnrollInput, EntryKind, LedgerEntry, VipCustomer, apply_change, year_of};
+use crate::tiers::{Benefits, Tier, TierCatalog, TierName};
+
+static MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub const MIGRATIONS: Migrations = Migrations { mysql: Some(&MYSQL), postgres: None, sqlite: &SQLITE };
+
+const TIER_SELECT: &str = "SELECT name, tier_rank, min_lifetime_points, discount_percent, free_shipping, early_access, \
+     priority_support, birthday_bonus_points, points_multiplier_percent FROM vip_tiers";
+const CUSTOMER_SELECT: &str = "SELECT customer_id, email, name, tier, tier_year, lifetime_points, points_balance, \
+     enrolled_at, updated_at FROM vip_customers";
+const ENTRY_SELECT: &str = "SELECT id, customer_id, kind, points, requested_points, reason, idempotency_key, \
+     balance_after, created_at FROM vip_points_ledger";
+
+/// How often a ledger change is retried after a deadlock or a lost race on its key.
+const ATTEMPTS: u32 = 3;
+
+/// The outcome of a ledger change.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub entry: LedgerEntry,
+    pub customer: VipCustomer,
+    /// False when the idempotency key had been used for this same request: nothing changed.
+    pub created: bool,
+}
+
+/// Keeps store failures apart from rule violations inside a transaction, so
+/// only the former are retried.
+enum Failure {
+    Db(sqlx::Error),
+    App(AppError),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Failure::Db(e)
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        Failure::App(e)
+    }
+}
+
+/// Deadlocks (MySQL) and a unique violation on the idempotency key (a request
+/// racing its own retry) both resolve by running the change again.
+fn is_retryable(error: &sqlx::Error) -> bool {
+    let deadlock = matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("40001"));
+    deadlock || is_unique_violation(error)
+}
+
+pub fn not_enrolled(customer_id: &str) -> AppError {
+    AppError::NotFound(format!("customer `{customer_id}` is not a VIP member"))
+}
+
+fn decode_error(what: String) -> sqlx::Error {
+    sqlx::Error::Decode(what.into())
+}
+
+fn tier_from_row(row: &AnyRow) -> Result<Tier, sqlx::Error> {
+    let name: String = row.try_get("name")?;
+    Ok(Tier {
+        name: TierName::parse(&name).ok_or_else(|| decode_error(format!("unknown tier name `{name}`")))?,
+        rank: row.try_get("tier_rank")?,
+        min_lifetime_points: row.try_get("min_lifetime_points")?,
+        benefits: Benefits {
+            discount_percent: row.try_get("discount_percent")?,
+            free_shipping: row.try_get::<i64, _>("free_shipping")? != 0,
+            early_access: row.try_get::<i64, _>("early_access")? != 0,
+            priority_support: row.try_get::<i64, _>("priority_support")? != 0,
+            birthday_bonus_points: row.try_get("birthday_bonus_points")?,
+            points_multiplier_percent: row.try_get("points_multiplier_percent")?,
+        },
+    })
+}
+
+fn customer_from_row(row: &AnyRow) -> Result<Customer, sqlx::Error> {
+    let tier: String = row.try_get("tier")?;
+    Ok(Customer {
+        customer_id: row.try_get("customer_id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        tier: TierName::parse(&tier).ok_or_else(|| decode_error(format!("unknown tier name `{tier}`")))?,
+        tier_year: row.try_get("tier_year")?,
+        lifetime_points: row.try_get("lifetime_points")?,
+        points_balance: row.try_get("points_balance")?,
+        enrolled_at: row.try_get("enrolled_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<LedgerEntry, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    Ok(LedgerEntry {
+        id: row.try_get("id")?,
+        customer_id: row.try_get("customer_id")?,
+        kind: EntryKind::parse(&kind).ok_or_else(|| decode_error(format!("unknown ledger kind `{kind}`")))?,
+        points: row.try_get("points")?,
+        requested_points: row.try_get("requested_points")?,
+        reason: row.try_get("reason")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        balance_after: row.try_get("balance_after")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub struct VipStore {
+    db: Database,
+    downgrade_mid_year: bool,
+}
+
+impl VipStore {
+    /// Connects on first use; migrations run then, never during a function's init.
+    pub fn connect_lazy(url: &StoreUrl, max_connections: u32, downgrade_mid_year: bool) -> AppResult<Self> {
+        Ok(Self { db: Database::connect_lazy(url, max_connections, &MIGRATIONS)?, downgrade_mid_year })
+    }
+
+    pub fn downgrade_mid_year(&self) -> bool {
+        self.downgrade_mid_year
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.db.engine()
+    }
+
+    async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
+        let pool = self.db.pool().await?;
+        let tx = match self.db.engine() {
+            // A deferred SQLite transaction that reads and then writes fails at once
+            // when another writer got in between; taking the write lock first makes
+            // it wait (busy timeout) instead.
+            Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::MySql | Engine::Postgres => pool.begin().await,
+        };
+        tx.map_err(sqlx_error)
+    }
+
+    /// The tier catalog, lowest rank first.
+    pub async fn tiers(&self) -> AppResult<TierCatalog> {
+        let pool = self.db.pool().await?;
+        let sql = format!("{TIER_SELECT} ORDER BY tier_rank");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(pool).await.map_err(sqlx_error)?;
+        let tiers = rows.iter().map(tier_from_row).collect::<Result<Vec<_>, _>>().map_err(sqlx_error)?;
+        Ok(TierCatalog::new(tiers))
+    }
+
+    /// Adds the tiers whose names (or ranks) are not taken yet; returns how many were added.
+    pub async fn insert_missing_tiers(&self, tiers: &[Tier]) -> AppResult<u64> {
+        let mut tx = self.begin().await?;
+        let sql = format!(
+            "{} INTO vip_tiers (name, tier_rank, min_lifetime_points, discount_percent, free_shipping, early_access, \
+             priority_support, birthday_bonus_points, points_multiplier_percent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self.db.engine().insert_ignore()
+        );
+        let mut added = 0;
+        for tier in tiers {
+            let b = &tier.benefits;
+            let done = sqlx::query(AssertSqlSafe(sql.clone()))
+                .bind(tier.name.as_str())
+                .bind(tier.rank)
+                .bind(tier.min_lifetime_points)
+                .bind(b.discount_percent)
+                .bind(i64::from(b.free_shipping))
+                .bind(i64::from(b.early_access))
+                .bind(i64::from(b.priority_support))
+                .bind(b.birthday_bonus_points)
+                .bind(b.points_multiplier_percent)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_error)?;
+            added += done.rows_affected();
+        }
+        tx.commit().await.map_err(sqlx_error)?;
+        Ok(added)
+    }
+
+    /// Enrols a member at the lowest tier with no points; an existing member is
+    /// returned unchanged (`false`), so the call is safe to retry.
+    pub async fn enroll(&self, input: &EnrollInput, now: i64) -> AppResult<(bool, VipCustomer)> {
+        let catalog = self.tiers().await?;
+        let lowest = catalog.lowest().ok_or_else(|| AppError::Conflict("the tier catalog is empty".into()))?;
+        let pool = self.db.pool().await?;
+        let sql = format!(
+            "{} INTO vip_customers (customer_id, email, name, tier, tier_year, lifetime_points, points_balance, \
+             enrolled_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            self.db.engine().insert_ignore()
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(&input.customer_id)
+            .bind(&input.email)
+            .bind(&input.name)
+            .bind(lowest.name.as_str())
+            .bind(year_of(now))
+            .bind(now)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(sqlx_error)?;
+        let customer = self
+            .customer(&input.customer_id)
+            .await?
+            .ok_or_else(|| AppError::internal(format!("enrolled {} but cannot read it back", input.customer_id)))?;
+        Ok((done.rows_affected() > 0, VipCustomer::new(customer, &catalog)?))
+    }
+
+    pub async fn customer(&self, customer_id: &str) -> AppResult<Option<Customer>> {
+        let pool = self.db.pool().await?;
+        let sql = format!("{CUSTOMER_SELECT} WHERE customer_id = ?");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(customer_id).fetch_optional(pool).await.map_err(sqlx_error)?;
+        row.as_ref().map(customer_from_row).transpose().map_err(sqlx_error)
+    }
+
+    /// The member as the API shows it, or a 404.
+    pub async fn view(&self, customer_id: &str) -> AppResult<VipCustomer> {
+        let customer = self.customer(customer_id).await?.ok_or_else(|| not_enrolled(customer_id))?;
+        VipCustomer::new(customer, &self.tiers().await?)
+    }
+
+    /// Members newest first, optionally of one tier, and how many there are in all.
+    pub async fn customers(
+        &self,
+        tier: Option<TierName>,
+        offset: u64,
+        limit: u64,
+    ) -> AppResult<(Vec<VipCustomer>, u64)> {
+        let pool = self.db.pool().await?;
+        let filter = if tier.is_some() { " WHERE tier = ?" } else { "" };
+        let count_sql = format!("SELECT COUNT(*) AS n FROM vip_customers{filter}");
+        let mut count = sqlx::query(AssertSqlSafe(count_sql));
+        if let Some(tier) = tier {
+            count = count.bind(tier.as_str());
+        }
+        let count: i64 = count.fetch_one(pool).await.and_then(|row| row.try_get("n")).map_err(sqlx_error)?;
+
+        let page_sql =
+            format!("{CUSTOMER_SELECT}{filter} ORDER BY enrolled_at DESC, customer_id DESC LIMIT ? OFFSET ?");
+        let mut page = sqlx::query(AssertSqlSafe(page_sql));
+        if let Some(tier) = tier {
+            page = page.bind(tier.as_str());
+        }
+        let rows = page.bind(as_i64(limit)).bind(as_i64(offset)).fetch_all(pool).await.map_err(sqlx_error)?;
+        let catalog = self.tiers().await?;
+        let customers = rows
+            .iter()
+            .map(|row| customer_from_row(row).map_err(sqlx_error).and_then(|c| VipCustomer::new(c, &catalog)))
+            .collect::<AppResult<Vec<_>>>()?;
+        Ok((customers, u64::try_from(count).unwrap_or(0)))
+    }
+
+    /// A member's ledger, newest first, and how many entries there are in all.
+    pub async fn history(&self, customer_id: &str, offset: u64, limit: u64) -> AppResult<(Vec<LedgerEntry>, u64)> {
+        let pool = self.db.pool().await?;
+        let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM vip_points_ledger WHERE customer_id = ?")
+            .bind(customer_id)
+            .fetch_one(pool)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(sqlx_error)?;
+        let sql = format!("{ENTRY_SELECT} WHERE customer_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(customer_id)
+            .bind(as_i64(limit))
+            .bind(as_i64(offset))
+            .fetch_all(pool)
+            .await
+            .map_err(sqlx_error)?;
+        let entries = rows.iter().map(entry_from_row).collect::<Result<Vec<_>, _>>().map_err(sqlx_error)?;
+        Ok((entries, u64::try_from(count).unwrap_or(0)))
+    }
+
+    /// Applies a ledger change at time `now`, or answers a retry of one already applied.
+    pub async fn apply(&self, customer_id: &str, change: &Change, now: i64) -> AppResult<Applied> {
+        let mut attempt = 1;
+        loop {
+            match self.try_apply(customer_id, change, now).await {
+                Ok(applied) => return Ok(applied),
+                Err(Failure::App(e)) => return Err(e),
+                Err(Failure::Db(e)) if attempt < ATTEMPTS && is_retryable(&e) => {
+                    tracing::info!(%customer_id, attempt, error = %e, "retrying a ledger change");
+                    attempt += 1;
+                }
+                Err(Failure::Db(e)) => return Err(sqlx_error(e)),
+            }
+        }
+    }
+
+    async fn try_apply(&self, customer_id: &str, change: &Change, now: i64) -> Result<Applied, Failure> {
+        let mut tx = self.begin().await?;
+        let lock = format!("{CUSTOMER_SELECT} WHERE customer_id = ?{}", self.db.engine().for_update());
+        let row = sqlx::query(AssertSqlSafe(lock)).bind(customer_id).fetch_optional(&mut *tx).await?;
+        let customer = customer_from_row(&row.ok_or_else(|| not_enrolled(customer_id))?)?;
+        let tier_rows =
+            sqlx::query(AssertSqlSafe(format!("{TIER_SELECT} ORDER BY tier_rank"))).fetch_all(&mut *tx).await?;
+        let catalog = TierCatalog::new(tier_rows.iter().map(tier_from_row).collect::<Result<Vec<_>, _>>()?);
+
+        let existing =
+            sqlx::query(AssertSqlSafe(format!("{ENTRY_SELECT} WHERE customer_id = ? AND idempotency_key = ?")))
+                .bind(customer_id)
+                .bind(&change.idempotency_key)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(row) = existing {
+            let entry = entry_from_row(&row)?;
+            if !change.matches(&entry) {
+                return Err(change.key_reused().into());
+            }
+            return Ok(Applied { entry, customer: VipCustomer::new(customer, &catalog)?, created: false });
+        }
+
+        let (updated, entry) = apply_change(&customer, change, &catalog, now, self.downgrade_mid_year)?;
+        sqlx::query(
+            "UPDATE vip_customers SET tier = ?, tier_year = ?, lifetime_points = ?, points_balance = ?, updated_at = ? \
+             WHERE customer_id = ?",
+        )
+        .bind(updated.tier.as_str())
+        .bind(updated.tier_year)
+        .bind(updated.lifetime_points)
+        .bind(updated.points_balance)
+        .bind(updated.updated_at)
+        .bind(customer_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO vip_points_ledger (id, customer_id, kind, points, requested_points, reason, idempotency_key, \
+             balance_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&entry.id)
+        .bind(&entry.customer_id)
+        .bind(entry.kind.as_str())
+        .bind(entry.points)
+        .bind(entry.requested_points)
+        .bind(&entry.reason)
+        .bind(&entry.idempotency_key)
+        .bind(entry.balance_after)
+        .bind(entry.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Applied { entry, customer: VipCustomer::new(updated, &catalog)?, created: true })
+    }
+}
+
+/// Page bounds are small (see `shared::pagination`); saturate rather than fail on the impossible.
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
