@@ -1,0 +1,5 @@
+-- One database per MySQL service on the shared server (see local/compose.yaml).
+CREATE DATABASE IF NOT EXISTS registered_customer CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS vip_customer CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+GRANT ALL PRIVILEGES ON registered_customer.* TO 'shop'@'%';
+GRANT ALL PRIVILEGES ON vip_customer.* TO 'shop'@'%';

@@ -1,0 +1,159 @@
+//! The local server: every function's Router mounted at the paths `template.yaml`
+//! gives it, routers invoking functions in process, embedded stores under
+//! `local/data/`, fixtures loaded into empty stores.
+
+pub mod template;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{any_service, get};
+use shared::auth::TokenKeys;
+use shared::catalog::{self, CatalogState, ItemKind, ServiceConfig};
+use shared::config::Env;
+use shared::invoke::InProcessInvoker;
+use utoipa::openapi::OpenApi;
+
+pub const TEMPLATE: &str = include_str!("../../template.yaml");
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every function's Router by binary name, built from one environment.
+pub struct Functions {
+    pub routers: HashMap<String, Router>,
+    pub stores: fixtures::CatalogStores,
+    pub guest: guest_customer::GuestState,
+    pub registered: registered_customer::RegisteredState,
+    pub vip: vip_customer::VipState,
+}
+
+fn item_service<K: ItemKind>(env: &Env, keys: &Arc<TokenKeys>) -> Result<Router, BoxError> {
+    let config = ServiceConfig::from_env::<K>(env)?;
+    Ok(catalog::router::<K>(CatalogState::new::<K>(&config, keys.clone())?))
+}
+
+impl Functions {
+    pub fn build(env: &Env) -> Result<Self, BoxError> {
+        let keys = Arc::new(TokenKeys::from_env(env)?);
+        let mut routers = HashMap::new();
+        routers.insert("book".to_string(), item_service::<book::Book>(env, &keys)?);
+        routers.insert("laptop".to_string(), item_service::<laptop::Laptop>(env, &keys)?);
+        routers.insert("mobile".to_string(), item_service::<mobile::Mobile>(env, &keys)?);
+        routers.insert("clothes".to_string(), item_service::<clothes::Clothes>(env, &keys)?);
+
+        let guest = guest_customer::GuestState::new(&guest_customer::Config::from_env(env)?, keys.clone())?;
+        let registered =
+            registered_customer::RegisteredState::new(&registered_customer::Config::from_env(env)?, keys.clone())?;
+        let vip = vip_customer::VipState::new(&vip_customer::Config::from_env(env)?, keys.clone())?;
+        routers.insert("guest-customer".to_string(), guest_customer::router(guest.clone()));
+        routers.insert("registered-customer".to_string(), registered_customer::router(registered.clone()));
+        routers.insert("vip-customer".to_string(), vip_customer::router(vip.clone()));
+
+        // The routers invoke the functions in process, by the same names Lambda would use.
+        // Each caller is built after what it calls: items router, then cart, then customer router.
+        let invoker_of = |routers: &HashMap<String, Router>| {
+            Arc::new(
+                routers
+                    .iter()
+                    .fold(InProcessInvoker::new(), |invoker, (name, router)| invoker.with(name, router.clone())),
+            )
+        };
+        let items =
+            items_router::RouterState::new(&items_router::Config::from_env(env)?, invoker_of(&routers), keys.clone())?;
+        routers.insert("items-router".to_string(), items_router::router(items));
+        let cart = cart::CartState::new(&cart::Config::from_env(env)?, invoker_of(&routers), keys.clone())?;
+        routers.insert("cart".to_string(), cart::router(cart));
+        let customers = customer_router::CustomerRouterState::new(
+            &customer_router::Config::from_env(env)?,
+            invoker_of(&routers),
+            keys.clone(),
+        );
+        routers.insert("customer-router".to_string(), customer_router::router(customers));
+        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip })
+    }
+
+    /// Fills empty stores with the fixtures; accounts get `passwords`.
+    pub async fn load_fixtures(&self, passwords: &fixtures::customers::Passwords) -> Result<u64, BoxError> {
+        let mode = fixtures::Mode::IntoEmpty;
+        let catalog = self.stores.load_all(mode, |_| {}).await?;
+        let customers = fixtures::customers::CustomerStores {
+            guest: self.guest.store().as_ref(),
+            guest_session_ttl_secs: self.guest.session_ttl_secs(),
+            registered: &self.registered.store,
+            vip: &self.vip.store,
+        };
+        let customers = customers.load_all(mode, passwords, |_| {}).await?;
+        Ok(catalog.iter().chain(customers.iter()).map(|l| l.added).sum())
+    }
+
+    /// One Router serving every template route, plus the combined API document.
+    pub fn app(&self) -> Result<Router, BoxError> {
+        let mut app = Router::new();
+        for route in template::api_routes(TEMPLATE)? {
+            let router = self.routers.get(&route.binary).ok_or_else(|| {
+                format!(
+                    "template.yaml routes {} to `{}`, which the local server does not run",
+                    route.path, route.binary
+                )
+            })?;
+            if route.method != "ANY" {
+                return Err(format!("{} {}: the local server mounts ANY routes only", route.method, route.path).into());
+            }
+            for path in template::axum_paths(&route.path) {
+                app = app.route_service(&path, any_service(as_gateway_would_send(router.clone())));
+            }
+        }
+        let document = Arc::new(openapi().to_json()?);
+        app = app.route(
+            "/api/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }
+            }),
+        );
+        Ok(shared::http_app::finish(app))
+    }
+}
+
+/// The function's Router behind a fresh request holding only what API Gateway
+/// passes on (method, URI, headers, body): the local server's own routing state
+/// (its path parameters) must not reach the function's extractors.
+fn as_gateway_would_send(
+    router: Router,
+) -> impl tower::Service<
+    axum::extract::Request,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone {
+    tower::service_fn(move |request: axum::extract::Request| {
+        let router = router.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let mut fresh = axum::extract::Request::new(body);
+            *fresh.method_mut() = parts.method;
+            *fresh.uri_mut() = parts.uri;
+            *fresh.version_mut() = parts.version;
+            *fresh.headers_mut() = parts.headers;
+            tower::ServiceExt::oneshot(router, fresh).await
+        }
+    })
+}
+
+/// The API document of every function, merged.
+pub fn openapi() -> OpenApi {
+    let mut doc = items_router::openapi::openapi();
+    doc.info.title = "Shop API".into();
+    doc.info.description =
+        Some("Every function of the shop behind one API Gateway. Errors are RFC 9457 problem details.".into());
+    for part in [
+        catalog::openapi::<book::Book>(),
+        catalog::openapi::<laptop::Laptop>(),
+        catalog::openapi::<mobile::Mobile>(),
+        catalog::openapi::<clothes::Clothes>(),
+    ] {
+        doc.merge(part);
+    }
+    doc
+}

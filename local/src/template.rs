@@ -1,0 +1,91 @@
+//! The API Gateway routes in `template.yaml`, so the local server serves exactly
+//! the paths a deployment does.
+
+use serde_yaml::Value;
+
+/// One `HttpApi` event of a function in the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRoute {
+    /// The function's binary (its `BuildProperties.Binary`).
+    pub binary: String,
+    pub method: String,
+    /// The API Gateway path, e.g. `/api/books/{proxy+}`.
+    pub path: String,
+}
+
+/// Every HttpApi route of every Rust function in the template.
+pub fn api_routes(template: &str) -> Result<Vec<ApiRoute>, String> {
+    let doc: Value = serde_yaml::from_str(template).map_err(|e| format!("template.yaml is not valid YAML: {e}"))?;
+    let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template.yaml has no Resources")?;
+    let mut routes = Vec::new();
+    for (name, resource) in resources {
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap_or("?");
+        let binary = resource
+            .get("Metadata")
+            .and_then(|m| m.get("BuildProperties"))
+            .and_then(|b| b.get("Binary"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{name} has no Metadata.BuildProperties.Binary"))?;
+        let events = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
+        for event in events.into_iter().flat_map(|e| e.values()) {
+            if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                continue;
+            }
+            let props =
+                event.get("Properties").ok_or_else(|| format!("{name} has an HttpApi event without Properties"))?;
+            let path = props
+                .get("Path")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("{name} has an HttpApi event without Path"))?;
+            let method = props.get("Method").and_then(Value::as_str).unwrap_or("ANY");
+            routes.push(ApiRoute {
+                binary: binary.to_string(),
+                method: method.to_ascii_uppercase(),
+                path: path.to_string(),
+            });
+        }
+    }
+    Ok(routes)
+}
+
+/// The axum paths that serve an API Gateway path: `{proxy+}` becomes a catch-all,
+/// and a catch-all route also serves its parent with a trailing slash, which
+/// API Gateway hands to the same function.
+pub fn axum_paths(path: &str) -> Vec<String> {
+    match path.split_once("/{") {
+        Some((parent, rest)) if rest.ends_with("+}") => {
+            let name = rest.trim_end_matches("+}");
+            vec![format!("{parent}/{{*{name}}}"), format!("{parent}/")]
+        }
+        _ => vec![path.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_function_route_from_the_template() {
+        let routes = api_routes(crate::TEMPLATE).unwrap();
+        for (binary, path) in [
+            ("items-router", "/api/items"),
+            ("items-router", "/api/items/{proxy+}"),
+            ("book", "/api/books"),
+            ("laptop", "/api/laptops/{proxy+}"),
+            ("mobile", "/api/mobiles"),
+            ("clothes", "/api/clothes/{proxy+}"),
+        ] {
+            assert!(routes.iter().any(|r| r.binary == binary && r.path == path), "{binary} {path}");
+        }
+    }
+
+    #[test]
+    fn greedy_paths_become_catch_alls() {
+        assert_eq!(axum_paths("/api/books/{proxy+}"), ["/api/books/{*proxy}", "/api/books/"]);
+        assert_eq!(axum_paths("/api/books"), ["/api/books"]);
+    }
+}
