@@ -12,7 +12,7 @@ use axum::routing::{any_service, get};
 use shared::auth::TokenKeys;
 use shared::catalog::{self, CatalogState, ItemKind, ServiceConfig};
 use shared::config::Env;
-use shared::invoke::InProcessInvoker;
+use shared::invoke::{InProcessInvoker, LateBoundInvoker};
 use utoipa::openapi::OpenApi;
 
 pub const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -50,26 +50,26 @@ impl Functions {
         routers.insert("registered-customer".to_string(), registered_customer::router(registered.clone()));
         routers.insert("vip-customer".to_string(), vip_customer::router(vip.clone()));
 
-        // The routers invoke the functions in process, by the same names Lambda would use.
-        // Each caller is built after what it calls: items router, then cart, then customer router.
-        let invoker_of = |routers: &HashMap<String, Router>| {
-            Arc::new(
-                routers
-                    .iter()
-                    .fold(InProcessInvoker::new(), |invoker, (name, router)| invoker.with(name, router.clone())),
-            )
-        };
+        // Functions invoke each other in process, by the names Lambda would use. The
+        // table is bound once every Router exists, since some call each other.
+        let invoker = LateBoundInvoker::new();
+        let shared_invoker = || Arc::new(invoker.clone());
         let items =
-            items_router::RouterState::new(&items_router::Config::from_env(env)?, invoker_of(&routers), keys.clone())?;
+            items_router::RouterState::new(&items_router::Config::from_env(env)?, shared_invoker(), keys.clone())?;
         routers.insert("items-router".to_string(), items_router::router(items));
-        let cart = cart::CartState::new(&cart::Config::from_env(env)?, invoker_of(&routers), keys.clone())?;
+        let cart = cart::CartState::new(&cart::Config::from_env(env)?, shared_invoker(), keys.clone())?;
         routers.insert("cart".to_string(), cart::router(cart));
         let customers = customer_router::CustomerRouterState::new(
             &customer_router::Config::from_env(env)?,
-            invoker_of(&routers),
+            shared_invoker(),
             keys.clone(),
         );
         routers.insert("customer-router".to_string(), customer_router::router(customers));
+        let table =
+            routers.iter().fold(InProcessInvoker::new(), |table, (name, router)| table.with(name, router.clone()));
+        if invoker.bind(table).is_err() {
+            return Err("the function table was bound twice".into());
+        }
         Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip })
     }
 

@@ -67,6 +67,35 @@ impl Invoker for InProcessInvoker {
     }
 }
 
+/// An [`InProcessInvoker`] handed to callers before the Routers it calls exist,
+/// for functions that call each other (order, paying and shipping do): the
+/// local server builds every function with one of these, then binds the table.
+#[derive(Clone, Default)]
+pub struct LateBoundInvoker {
+    functions: std::sync::Arc<std::sync::OnceLock<InProcessInvoker>>,
+}
+
+impl LateBoundInvoker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the functions once; a second table is refused and handed back.
+    pub fn bind(&self, functions: InProcessInvoker) -> Result<(), InProcessInvoker> {
+        self.functions.set(functions)
+    }
+}
+
+#[async_trait]
+impl Invoker for LateBoundInvoker {
+    async fn invoke(&self, function: &str, request: Request<Bytes>) -> Result<Response<Bytes>, InvokeError> {
+        match self.functions.get() {
+            Some(functions) => functions.invoke(function, request).await,
+            None => Err(InvokeError::UnknownFunction(function.to_string())),
+        }
+    }
+}
+
 /// Calls functions through the Lambda Invoke API with API Gateway v2 events, so the
 /// target runs exactly as it does behind API Gateway. The SDK client is built on
 /// first use and reused: nothing of it runs during init.
@@ -235,6 +264,18 @@ pub fn from_apigw_response(payload: &[u8]) -> Result<Response<Bytes>, InvokeErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn late_bound_invoker_reaches_functions_bound_after_it_was_handed_out() {
+        let late = LateBoundInvoker::new();
+        let request = || Request::builder().uri("/ping").body(Bytes::new()).unwrap();
+        assert!(matches!(late.invoke("echo", request()).await, Err(InvokeError::UnknownFunction(_))));
+        let echo = Router::new().route("/ping", axum::routing::get(|| async { "pong" }));
+        assert!(late.bind(InProcessInvoker::new().with("echo", echo)).is_ok());
+        assert!(late.bind(InProcessInvoker::new()).is_err(), "the table is set once");
+        let response = late.clone().invoke("echo", request()).await.unwrap();
+        assert_eq!(response.body().as_ref(), b"pong");
+    }
 
     #[test]
     fn events_carry_method_path_query_headers_and_body() {
