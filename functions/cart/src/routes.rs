@@ -1,5 +1,5 @@
-//! HTTP: the caller's own cart under `/api/cart`, and the internal merge and
-//! raw-cart routes.
+//! HTTP: the caller's own cart under `/api/cart`, and the internal merge,
+//! raw-cart and emptying routes.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -34,7 +34,7 @@ pub fn router(state: CartState) -> Router {
     }
     router = router
         .route("/internal/cart/merge", post(merge))
-        .route("/internal/cart/{owner_kind}/{owner_id}", get(raw_cart));
+        .route("/internal/cart/{owner_kind}/{owner_id}", get(raw_cart).delete(delete_raw_cart));
     finish(router.with_state(state))
 }
 
@@ -400,6 +400,17 @@ async fn raw_cart(
         created_at: rfc3339(cart.created_at),
         updated_at: rfc3339(cart.updated_at),
     }))
+}
+
+/// Empties an owner's cart for the order service once a checkout has made its
+/// order. Nothing to delete is fine too, so a retried checkout may call it again.
+async fn delete_raw_cart(
+    State(state): State<CartState>,
+    Path((owner_kind, owner_id)): Path<(String, String)>,
+) -> AppResult<StatusCode> {
+    let owner = Owner { kind: OwnerKind::from_path(&owner_kind)?, id: owner_id };
+    state.store.clear(&owner).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

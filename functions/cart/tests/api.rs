@@ -582,3 +582,31 @@ async fn bad_input_is_a_clear_problem() {
         assert_eq!(more.json["lines"].as_array().unwrap().len(), MAX_LINES);
     }
 }
+
+#[tokio::test]
+async fn the_order_service_empties_a_cart_once_checked_out() {
+    for url in transaction_store_urls("cart_checked_out").await {
+        let items = Items::new();
+        let router = items.router(None);
+        let c = stock_catalog(&router).await;
+        let app = cart_app(&url, Some(router));
+        let (buyer, other) = (Who::Customer("cust_buyer"), Who::Customer("cust_other"));
+        assert_eq!(add(&app, buyer, "book", &c.book, 2).await.status, StatusCode::CREATED);
+        assert_eq!(add(&app, other, "mobile", &c.mobile, 1).await.status, StatusCode::CREATED);
+
+        let path = "/internal/cart/customer/cust_buyer";
+        let deleted = call(&app, Method::DELETE, path, Who::Nobody, None).await;
+        assert_eq!((deleted.status, deleted.json.clone()), (StatusCode::NO_CONTENT, Value::Null));
+        assert_problem(&call(&app, Method::GET, path, Who::Nobody, None).await, StatusCode::NOT_FOUND, None);
+        let mine = call(&app, Method::GET, "/api/cart/", buyer, None).await;
+        assert_eq!((mine.json["id"].clone(), mine.json["lines"].clone()), (Value::Null, json!([])));
+        // Only that cart: another customer's is untouched.
+        let theirs = call(&app, Method::GET, "/api/cart/", other, None).await;
+        assert_eq!(line(&theirs.json, &c.mobile)["quantity"], 1);
+
+        // A retried checkout deletes again: still a 204.
+        assert_eq!(call(&app, Method::DELETE, path, Who::Nobody, None).await.status, StatusCode::NO_CONTENT);
+        let unknown_kind = call(&app, Method::DELETE, "/internal/cart/robot/x", Who::Nobody, None).await;
+        assert_problem(&unknown_kind, StatusCode::NOT_FOUND, None);
+    }
+}

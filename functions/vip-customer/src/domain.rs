@@ -344,18 +344,47 @@ impl InternalEarnInput {
     pub const FIELDS: [&'static str; 4] = ["customer_id", "points", "reason", "idempotency_key"];
 
     pub fn into_parts(self) -> AppResult<(String, Change)> {
-        let customer_id = self.customer_id.trim().to_string();
-        let change = Change::new(EntryKind::Earn, self.points, &self.reason, &self.idempotency_key);
-        if !is_valid_customer_id(&customer_id) {
-            let mut errors = FieldErrors::new();
-            errors.add("customer_id", CUSTOMER_ID_RULE);
-            if let Err(AppError::Validation(more)) = change {
-                errors.extend(more);
-            }
-            return Err(AppError::Validation(errors));
-        }
-        Ok((customer_id, change?))
+        customer_and_change(
+            &self.customer_id,
+            Change::new(EntryKind::Earn, self.points, &self.reason, &self.idempotency_key),
+        )
     }
+}
+
+/// `POST /internal/vip/adjust`: the order service giving back points redeemed
+/// for an order that was cancelled or refunded.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct InternalAdjustInput {
+    pub customer_id: String,
+    /// -1,000,000 to 1,000,000, not 0.
+    pub points: i64,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+impl InternalAdjustInput {
+    pub const FIELDS: [&'static str; 4] = ["customer_id", "points", "reason", "idempotency_key"];
+
+    pub fn into_parts(self) -> AppResult<(String, Change)> {
+        customer_and_change(
+            &self.customer_id,
+            Change::new(EntryKind::Adjust, self.points, &self.reason, &self.idempotency_key),
+        )
+    }
+}
+
+/// The trimmed customer id with the change, reporting a bad id and bad fields together.
+fn customer_and_change(customer_id: &str, change: AppResult<Change>) -> AppResult<(String, Change)> {
+    let customer_id = customer_id.trim().to_string();
+    if !is_valid_customer_id(&customer_id) {
+        let mut errors = FieldErrors::new();
+        errors.add("customer_id", CUSTOMER_ID_RULE);
+        if let Err(AppError::Validation(more)) = change {
+            errors.extend(more);
+        }
+        return Err(AppError::Validation(errors));
+    }
+    Ok((customer_id, change?))
 }
 
 /// The calendar year (UTC) of a time in seconds.

@@ -20,8 +20,8 @@ use utoipa::ToSchema;
 
 use crate::VipState;
 use crate::domain::{
-    EnrollInput, InternalEarnInput, LedgerEntry, RedeemInput, StaffPointsInput, VipCustomer, is_valid_customer_id,
-    parse_body,
+    EnrollInput, InternalAdjustInput, InternalEarnInput, LedgerEntry, RedeemInput, StaffPointsInput, VipCustomer,
+    is_valid_customer_id, parse_body,
 };
 use crate::store::{Applied, not_enrolled};
 use crate::tiers::{Tier, TierName};
@@ -103,6 +103,9 @@ pub fn router(state: VipState) -> Router {
     }
     for path in both_slashes("/internal/vip/earn") {
         router = router.route(&path, post(internal_earn));
+    }
+    for path in both_slashes("/internal/vip/adjust") {
+        router = router.route(&path, post(internal_adjust));
     }
     finish(router.with_state(state))
 }
@@ -214,5 +217,12 @@ async fn enroll(State(state): State<VipState>, JsonObject(body): JsonObject) -> 
 /// Called by the shipping service for delivered orders; the order makes the key.
 async fn internal_earn(State(state): State<VipState>, JsonObject(body): JsonObject) -> AppResult<Response> {
     let (customer_id, change) = parse_body::<InternalEarnInput>(body, &InternalEarnInput::FIELDS)?.into_parts()?;
+    Ok(points_response(state.store.apply(&customer_id, &change, now_secs()).await?))
+}
+
+/// Called by the order service to give back points redeemed for an order it
+/// cancelled or refunded; the order makes the key, so a retry adds nothing.
+async fn internal_adjust(State(state): State<VipState>, JsonObject(body): JsonObject) -> AppResult<Response> {
+    let (customer_id, change) = parse_body::<InternalAdjustInput>(body, &InternalAdjustInput::FIELDS)?.into_parts()?;
     Ok(points_response(state.store.apply(&customer_id, &change, now_secs()).await?))
 }

@@ -486,6 +486,63 @@ async fn bad_input_is_a_problem_naming_the_field() {
     }
 }
 
+#[tokio::test]
+async fn internal_adjustments_give_points_back_once_per_key() {
+    for url in relational_store_urls("vip_adjust").await {
+        let (app, _) = app(&url).await;
+        enroll(&app, "c1").await;
+        earn(&app, "c1", 1000, "delivered-ord_0").await;
+        let (status, _) = redeem(&app, "c1", 400, "order_1:redeem").await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(me(&app, "c1").await["points_balance"], 600);
+
+        let adjust = |customer: &str, points: i64, key: &str| json!({ "customer_id": customer, "points": points, "reason": "Order order_1 cancelled", "idempotency_key": key });
+        let path = "/internal/vip/adjust";
+        let (status, _, given) =
+            send(&app, Method::POST, path, None, Some(adjust("c1", 400, "order_1:points-back"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{given}");
+        assert_eq!(given["entry"]["kind"], "adjust");
+        assert_eq!(given["entry"]["points"], 400);
+        assert_eq!(given["entry"]["balance_after"], 1000);
+        assert_eq!(given["customer"]["points_balance"], 1000);
+        // An adjustment moves lifetime points too: the ledger's existing `adjust` rule.
+        assert_eq!(given["customer"]["lifetime_points"], 1400);
+
+        // The order service retries: the same entry, nothing added.
+        let (status, _, again) =
+            send(&app, Method::POST, &format!("{path}/"), None, Some(adjust("c1", 400, "order_1:points-back"))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(again["entry"], given["entry"]);
+        assert_eq!(me(&app, "c1").await["points_balance"], 1000);
+        let (status, _, _) = send(&app, Method::POST, path, None, Some(adjust("c1", 300, "order_1:points-back"))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a key names one request");
+        let (status, _, taken) = send(&app, Method::POST, path, None, Some(adjust("c1", -50, "correction-1"))).await;
+        assert_eq!((status, taken["customer"]["points_balance"].as_i64()), (StatusCode::CREATED, Some(950)));
+        let (status, _, _) = send(&app, Method::POST, path, None, Some(adjust("c9", 10, "k"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "only members have points");
+
+        for (body, field) in [
+            (adjust("c1", 0, "k"), "points"),
+            (adjust("c1", 1_000_001, "k"), "points"),
+            (adjust("c1", -1_000_001, "k"), "points"),
+            (adjust("c 1", 5, "k"), "customer_id"),
+            (adjust("c1", 5, " "), "idempotency_key"),
+            (
+                json!({ "customer_id": "c1", "points": 5, "reason": "r", "idempotency_key": "k", "kind": "earn" }),
+                "kind",
+            ),
+            (json!({ "points": 5, "reason": "r", "idempotency_key": "k" }), "customer_id"),
+            (json!({ "customer_id": "c1", "points": "5", "reason": "r", "idempotency_key": "k" }), "points"),
+        ] {
+            let (status, content_type, problem) = send(&app, Method::POST, path, None, Some(body.clone())).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {problem}");
+            assert_eq!(content_type, PROBLEM_JSON);
+            assert!(problem["errors"].get(field).is_some(), "{body} -> {problem}");
+        }
+        assert_eq!(points(&app, "c1").await["balance"], 950, "refused adjustments change nothing");
+    }
+}
+
 #[test]
 fn configuration_comes_from_the_environment() {
     use shared::config::Env;
