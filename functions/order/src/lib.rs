@@ -1,0 +1,161 @@
+//! The order service: checkout from the caller's cart, totals with VIP benefits,
+//! delivery options, and the order lifecycle (paid, shipped, delivered,
+//! cancelled, refunded).
+//!
+//! The order owns no item, cart, points or payment data: a checkout reads the
+//! cart and prices it with the items router, reserves stock item by item and
+//! spends VIP points, each call under an idempotency key derived from the order
+//! id, so a retried checkout repeats nothing. `/internal/...` routes are for the
+//! paying and shipping functions; API Gateway never routes them.
+
+mod checkout;
+pub mod error;
+mod identity;
+pub mod model;
+pub mod openapi;
+mod peers;
+mod routes;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use shared::auth::TokenKeys;
+use shared::config::{ConfigError, Env};
+use shared::error::AppResult;
+use shared::invoke::Invoker;
+use shared::store::StoreUrl;
+
+pub use identity::Customer;
+pub use model::{DeliveryOption, OrderLine, OrderRecord, OrderStatus, ShippingAddress};
+pub use openapi::openapi;
+pub use routes::router;
+
+use crate::store::Store;
+
+/// The functions the order service calls, by their Lambda names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Functions {
+    pub cart: String,
+    pub items_router: String,
+    pub vip_customer: String,
+    pub shipping: String,
+    pub paying: String,
+}
+
+impl Functions {
+    pub fn from_env(env: &Env) -> Self {
+        let name = |var: &str, default: &str| env.get(var).unwrap_or(default).to_string();
+        Self {
+            cart: name("CART_FUNCTION", "cart"),
+            items_router: name("ITEMS_ROUTER_FUNCTION", "items-router"),
+            vip_customer: name("VIP_CUSTOMER_FUNCTION", "vip-customer"),
+            shipping: name("SHIPPING_FUNCTION", "shipping"),
+            paying: name("PAYING_FUNCTION", "paying"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreUrl,
+    pub max_connections: u32,
+    pub functions: Functions,
+    /// How long one invoked function may take before it counts as failed.
+    pub invoke_timeout: Duration,
+    /// How long a checkout holds its idempotency key before a retry may take
+    /// over (the attempt is presumed dead). Keep it above the function's timeout.
+    pub checkout_lease: Duration,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let timeout_ms: u64 = env.parse_or("INVOKE_TIMEOUT_MS", 3_000)?;
+        if timeout_ms == 0 {
+            return Err(ConfigError::Invalid { name: "INVOKE_TIMEOUT_MS".into(), why: "use at least 1".into() });
+        }
+        let lease_secs: u64 = env.parse_or("CHECKOUT_LEASE_SECS", 120)?;
+        if !(5..=3_600).contains(&lease_secs) {
+            return Err(ConfigError::Invalid { name: "CHECKOUT_LEASE_SECS".into(), why: "use 5 to 3600".into() });
+        }
+        Ok(Self {
+            store: StoreUrl::from_env(env, "ORDER_DATABASE_URL", "order")?,
+            max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 2)?,
+            functions: Functions::from_env(env),
+            invoke_timeout: Duration::from_millis(timeout_ms),
+            checkout_lease: Duration::from_secs(lease_secs),
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct OrderState {
+    pub store: Arc<Store>,
+    pub invoker: Arc<dyn Invoker>,
+    pub keys: Arc<TokenKeys>,
+    pub functions: Arc<Functions>,
+    pub invoke_timeout: Duration,
+    pub checkout_lease: Duration,
+}
+
+impl FromRef<OrderState> for Arc<TokenKeys> {
+    fn from_ref(state: &OrderState) -> Self {
+        state.keys.clone()
+    }
+}
+
+impl OrderState {
+    /// The state; nothing is connected until the first request.
+    pub fn new(config: &Config, invoker: Arc<dyn Invoker>, keys: Arc<TokenKeys>) -> AppResult<Self> {
+        tracing::info!(store = %config.store.redacted(), "order store");
+        Ok(Self {
+            store: Arc::new(Store::new(&config.store, config.max_connections)?),
+            invoker,
+            keys,
+            functions: Arc::new(config.functions.clone()),
+            invoke_timeout: config.invoke_timeout,
+            checkout_lease: config.checkout_lease,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_limits() {
+        let config = Config::from_env(&Env::from_pairs([("LOCAL_DATA_DIR", "/tmp/d")])).unwrap();
+        assert_eq!(config.store, StoreUrl::Sqlite("sqlite:///tmp/d/order.db".into()));
+        assert_eq!(config.max_connections, 2);
+        assert_eq!(
+            config.functions,
+            Functions {
+                cart: "cart".into(),
+                items_router: "items-router".into(),
+                vip_customer: "vip-customer".into(),
+                shipping: "shipping".into(),
+                paying: "paying".into(),
+            }
+        );
+        assert_eq!(config.invoke_timeout, Duration::from_millis(3_000));
+        assert_eq!(config.checkout_lease, Duration::from_secs(120));
+        let named = Config::from_env(&Env::from_pairs([
+            ("ORDER_DATABASE_URL", "postgres://postgres@db:5432/shop"),
+            ("PAYING_FUNCTION", "shop-PayingFunction-X"),
+            ("INVOKE_TIMEOUT_MS", "250"),
+        ]))
+        .unwrap();
+        assert_eq!(named.store, StoreUrl::Postgres("postgres://postgres@db:5432/shop".into()));
+        assert_eq!(named.functions.paying, "shop-PayingFunction-X");
+        assert_eq!(named.invoke_timeout, Duration::from_millis(250));
+        for (name, value) in
+            [("INVOKE_TIMEOUT_MS", "0"), ("CHECKOUT_LEASE_SECS", "1"), ("DATABASE_MAX_CONNECTIONS", "x")]
+        {
+            assert!(Config::from_env(&Env::from_pairs([(name, value)])).is_err(), "{name}={value}");
+        }
+        let lambda = Env::from_pairs([("AWS_LAMBDA_FUNCTION_NAME", "order")]);
+        assert!(Config::from_env(&lambda).is_err(), "a Lambda needs a database URL");
+    }
+}

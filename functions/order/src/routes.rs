@@ -1,0 +1,304 @@
+//! HTTP: the caller's orders under `/api/orders`, and the internal routes the
+//! paying and shipping functions use to move an order through its lifecycle.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use shared::auth::Staff;
+use shared::error::{AppError, FieldErrors};
+use shared::extract::{JsonObject, QueryPairs};
+use shared::http_app::{both_slashes, finish};
+use shared::ids::has_prefix;
+use shared::pagination::{Page, PageRequest, RequestUrl};
+use shared::sql::now_secs;
+use utoipa::ToSchema;
+
+use crate::OrderState;
+use crate::checkout::checkout;
+use crate::error::{Error, Result};
+use crate::identity::Customer;
+use crate::model::{DeliveryOption, DeliveryOptions, OrderRecord, OrderStatus, parse_body};
+use crate::peers::{self, Stock};
+use crate::store::{ListFilter, Order};
+
+pub fn router(state: OrderState) -> Router {
+    let mut router = Router::new();
+    for path in both_slashes("/api/orders") {
+        router = router.route(&path, get(list).post(checkout));
+    }
+    for path in both_slashes("/api/orders/delivery-options") {
+        router = router.route(&path, get(delivery_options));
+    }
+    for path in both_slashes("/api/orders/{id}") {
+        router = router.route(&path, get(detail));
+    }
+    for path in both_slashes("/api/orders/{id}/cancel") {
+        router = router.route(&path, post(cancel));
+    }
+    for path in both_slashes("/api/orders/{id}/refund") {
+        router = router.route(&path, post(refund));
+    }
+    router = router
+        .route("/internal/orders/{id}", get(internal_order))
+        .route("/internal/orders/{id}/paid", post(paid))
+        .route("/internal/orders/{id}/status", post(set_status));
+    finish(router.with_state(state))
+}
+
+fn no_order(id: &str) -> Error {
+    Error::not_found(format!("there is no order `{id}`"))
+}
+
+/// An order the caller may see: anyone else's is answered like a missing one.
+async fn visible(state: &OrderState, customer: &Customer, id: &str) -> Result<Order> {
+    if id.is_empty() || id.len() > 100 {
+        return Err(no_order(id));
+    }
+    match state.store.order(id).await? {
+        Some(order) if customer.may_see(&order.customer_id) => Ok(order),
+        _ => Err(no_order(id)),
+    }
+}
+
+/// The delivery options: data, the same for everyone, so no token is needed.
+async fn delivery_options() -> Json<DeliveryOptions> {
+    Json(DeliveryOptions { options: DeliveryOption::ALL.into_iter().map(Into::into).collect() })
+}
+
+async fn list(
+    State(state): State<OrderState>,
+    customer: Customer,
+    url: RequestUrl,
+    query: QueryPairs,
+) -> Result<Json<Page<OrderRecord>>> {
+    let mut params = query.into_params();
+    let status = params.text("status", 20).and_then(|name| {
+        let status = OrderStatus::parse(&name);
+        if status.is_none() {
+            params.add_error("status", format!("must be one of {}", OrderStatus::names()));
+        }
+        status
+    });
+    let customer_id = params.text("customer_id", 100);
+    if customer_id.is_some() && !customer.staff {
+        params.add_error("customer_id", "only staff filter by customer; you see your own orders");
+    }
+    let page = PageRequest::from_params(&mut params);
+    params.finish()?;
+    let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
+    let filter =
+        ListFilter { customer_id: if customer.staff { customer_id } else { Some(customer.id.clone()) }, status };
+    let (orders, count) = state.store.list(&filter, page.offset, page.limit).await?;
+    Ok(Json(Page::new(orders.iter().map(Order::record).collect(), count, &page, &url)))
+}
+
+async fn detail(
+    State(state): State<OrderState>,
+    customer: Customer,
+    Path(id): Path<String>,
+) -> Result<Json<OrderRecord>> {
+    Ok(Json(visible(&state, &customer, &id).await?.record()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Undo {
+    Cancel,
+    Refund,
+}
+
+/// The calls a cancellation or refund owes other functions, each under a key
+/// made from the order id, so repeating them after a failure repeats nothing:
+/// the payment voided or refunded, redeemed points given back, and (for a
+/// cancellation) the reserved stock released. The order's status changed first,
+/// under its row lock, so a payment arriving meanwhile is refused (409) rather
+/// than shipped; `undo_pending` stays set until every call has succeeded, and a
+/// repeated cancel or refund finishes what is left.
+async fn settle(state: &OrderState, order: Order, undo: Undo) -> Result<Order> {
+    if !order.undo_pending {
+        return Ok(order);
+    }
+    let reason = match undo {
+        Undo::Cancel => format!("Order {} cancelled", order.id),
+        Undo::Refund => format!("Order {} refunded", order.id),
+    };
+    // Asked even for an unpaid order: a payment may have been made while the
+    // cancellation ran, and paying answers 404 when there is none.
+    if !peers::refund_payment(state, &order.id, &reason).await? && order.payment_id.is_some() {
+        tracing::error!(order_id = %order.id, "paying has no payment for an order that was paid");
+    }
+    if order.points_redeemed > 0 {
+        let key = format!("{}:points-back", order.id);
+        if !peers::give_back_points(state, &order.customer_id, order.points_redeemed, &reason, &key).await? {
+            tracing::error!(order_id = %order.id, customer_id = %order.customer_id, points = order.points_redeemed,
+                "redeemed points could not be given back: the customer is no VIP member any more");
+        }
+    }
+    if undo == Undo::Cancel {
+        for line in &order.lines {
+            let key = format!("{}:release:{}", order.id, line.item_id);
+            if let Stock::Refused(why) = peers::change_stock(state, &line.item_id, line.quantity, &key).await? {
+                tracing::warn!(order_id = %order.id, item_id = %line.item_id, %why, "stock not given back");
+            }
+        }
+    }
+    state.store.finish_undo(&order.id, now_secs()).await?;
+    Ok(state.store.order(&order.id).await?.unwrap_or(order))
+}
+
+async fn cancel(
+    State(state): State<OrderState>,
+    customer: Customer,
+    Path(id): Path<String>,
+) -> Result<Json<OrderRecord>> {
+    visible(&state, &customer, &id).await?;
+    let now = now_secs();
+    let order = state
+        .store
+        .modify(&id, |order| match order.status {
+            OrderStatus::Cancelled => Ok(None),
+            OrderStatus::PendingPayment | OrderStatus::Paid => {
+                Ok(Some(Order { status: OrderStatus::Cancelled, undo_pending: true, updated_at: now, ..order.clone() }))
+            }
+            OrderStatus::Shipped | OrderStatus::Delivered => Err(Error::conflict(format!(
+                "order `{id}` is {} and can no longer be cancelled; staff can refund it",
+                order.status
+            ))),
+            OrderStatus::Refunded => Err(Error::conflict(format!("order `{id}` is refunded"))),
+        })
+        .await?
+        .ok_or_else(|| no_order(&id))?;
+    if order.undo_pending {
+        tracing::info!(order_id = %id, by = %customer.id, "order cancelled");
+    }
+    Ok(Json(settle(&state, order, Undo::Cancel).await?.record()))
+}
+
+/// Staff only. The goods went out, so the stock is not restocked automatically:
+/// staff restock what comes back through the catalog.
+async fn refund(
+    State(state): State<OrderState>,
+    Staff(staff): Staff,
+    Path(id): Path<String>,
+) -> Result<Json<OrderRecord>> {
+    let now = now_secs();
+    let order = state
+        .store
+        .modify(&id, |order| match order.status {
+            OrderStatus::Refunded => Ok(None),
+            OrderStatus::Shipped | OrderStatus::Delivered => {
+                Ok(Some(Order { status: OrderStatus::Refunded, undo_pending: true, updated_at: now, ..order.clone() }))
+            }
+            other => Err(Error::conflict(format!(
+                "order `{id}` is {other}: only shipped or delivered orders are refunded (cancel a pending or paid one)"
+            ))),
+        })
+        .await?
+        .ok_or_else(|| no_order(&id))?;
+    if order.undo_pending {
+        tracing::info!(order_id = %id, by = %staff.sub, "order refunded");
+    }
+    Ok(Json(settle(&state, order, Undo::Refund).await?.record()))
+}
+
+async fn internal_order(State(state): State<OrderState>, Path(id): Path<String>) -> Result<Json<OrderRecord>> {
+    Ok(Json(state.store.order(&id).await?.ok_or_else(|| no_order(&id))?.record()))
+}
+
+/// `POST /internal/orders/{id}/paid`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct PaidBody {
+    pub payment_id: String,
+    /// `card`, `wallet`, `cash_on_delivery` or `points`.
+    pub method: String,
+}
+
+const PAYMENT_METHODS: [&str; 4] = ["card", "wallet", "cash_on_delivery", "points"];
+
+/// Paying reports a successful (or, for cash on delivery, accepted) payment.
+/// Idempotent per payment id; the shipment is created next, and a retry creates
+/// it if an earlier call could not.
+async fn paid(
+    State(state): State<OrderState>,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<OrderRecord>> {
+    let input: PaidBody = parse_body(body, &["payment_id", "method"])?;
+    let (payment_id, method) = (input.payment_id.trim().to_string(), input.method.trim().to_string());
+    let mut errors = FieldErrors::new();
+    if !has_prefix(&payment_id, "payment") {
+        errors.add("payment_id", "is not a payment id (payment_...)");
+    }
+    if !PAYMENT_METHODS.contains(&method.as_str()) {
+        errors.add("method", format!("must be one of {}", PAYMENT_METHODS.join(", ")));
+    }
+    errors.into_result()?;
+    let now = now_secs();
+    let order = state
+        .store
+        .modify(&id, |order| match order.status {
+            OrderStatus::PendingPayment => Ok(Some(Order {
+                status: OrderStatus::Paid,
+                payment_id: Some(payment_id.clone()),
+                payment_method: Some(method.clone()),
+                updated_at: now,
+                ..order.clone()
+            })),
+            OrderStatus::Cancelled => {
+                Err(Error::conflict(format!("order `{id}` is cancelled: its payment is to be voided or refunded")))
+            }
+            _ if order.payment_id.as_deref() == Some(payment_id.as_str()) => Ok(None),
+            _ => Err(Error::conflict(format!("order `{id}` is {} with another payment", order.status))),
+        })
+        .await?
+        .ok_or_else(|| no_order(&id))?;
+    if order.status != OrderStatus::Paid || order.shipment_id.is_some() {
+        return Ok(Json(order.record()));
+    }
+    let shipment_id = peers::create_shipment(&state, &order.record()).await.map_err(|error| match error {
+        Error::App(AppError::Unavailable { detail, .. }) => Error::unavailable(format!(
+            "order `{id}` is paid, but its shipment could not be created yet ({detail}); repeat this call to create it"
+        )),
+        other => other,
+    })?;
+    state.store.set_shipment(&id, &shipment_id, now_secs()).await?;
+    Ok(Json(state.store.order(&id).await?.unwrap_or(order).record()))
+}
+
+/// `POST /internal/orders/{id}/status`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct StatusBody {
+    /// `shipped` or `delivered`.
+    pub status: String,
+}
+
+/// Shipping reports progress: paid → shipped → delivered (paid → delivered for
+/// a pickup, or a parcel whose shipping was never reported).
+async fn set_status(
+    State(state): State<OrderState>,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<OrderRecord>> {
+    let input: StatusBody = parse_body(body, &["status"])?;
+    let target = match OrderStatus::parse(input.status.trim()) {
+        Some(status @ (OrderStatus::Shipped | OrderStatus::Delivered)) => status,
+        _ => {
+            let mut errors = FieldErrors::new();
+            errors.add("status", "must be shipped or delivered");
+            return Err(AppError::Validation(errors).into());
+        }
+    };
+    let now = now_secs();
+    let order = state
+        .store
+        .modify(&id, |order| match (order.status, target) {
+            (current, target) if current == target => Ok(None),
+            (OrderStatus::Paid, _) | (OrderStatus::Shipped, OrderStatus::Delivered) => {
+                Ok(Some(Order { status: target, updated_at: now, ..order.clone() }))
+            }
+            (current, target) => Err(Error::conflict(format!("order `{id}` is {current}; it cannot become {target}"))),
+        })
+        .await?
+        .ok_or_else(|| no_order(&id))?;
+    Ok(Json(order.record()))
+}
