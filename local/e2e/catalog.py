@@ -8,42 +8,14 @@ import json
 import os
 import pathlib
 import sys
-import urllib.error
-import urllib.request
 
-BASE = sys.argv[1].rstrip("/")
+from client import call_typed as call, check, finish, use
+
+use(sys.argv[1])
 STAFF = os.environ["STAFF_TOKEN"]
 CUSTOMER = os.environ["CUSTOMER_TOKEN"]
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "items"
 TYPES = {"book": "books", "laptop": "laptops", "mobile": "mobiles", "clothes": "clothes"}
-
-passed = failed = 0
-
-
-def call(method, path, body=None, token=None, content_type="application/json"):
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", content_type)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            raw = response.read()
-            return response.status, response.headers.get("Content-Type", ""), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, error.headers.get("Content-Type", ""), json.loads(raw) if raw else None
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok    {name}")
-    else:
-        failed += 1
-        print(f"FAIL  {name} {detail}")
 
 
 fixture_counts = {t: len(json.loads((FIXTURES / f"{plural}.json").read_text())) for t, plural in TYPES.items()}
@@ -88,5 +60,4 @@ check("a wrong field type is 422 naming the field", status == 422 and "ram_gb" i
 status, _, _ = call("GET", "/api/items/?type=book&page_size=1000")
 check("an oversized page size is 400", status == 400, f"{status}")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

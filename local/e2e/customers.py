@@ -7,79 +7,25 @@ and the upgrade to VIP with points moving the tier.
 usage: customers.py BASE_URL MAIL_DIR
 (CUSTOMER_PASSWORD and STAFF_PASSWORD: the fixture accounts' passwords)
 """
-import json
 import os
-import pathlib
-import re
 import sys
 import time
-import urllib.error
-import urllib.request
 
-BASE = sys.argv[1].rstrip("/")
-MAIL_DIR = pathlib.Path(sys.argv[2])
+from client import call, check, finish, flow, login, use
+import client
+
+use(sys.argv[1])
+MAIL_DIR = sys.argv[2]
 CUSTOMER_PASSWORD = os.environ.get("CUSTOMER_PASSWORD", "shop-demo-password-1")
 STAFF_PASSWORD = os.environ.get("STAFF_PASSWORD", "shop-staff-password-1")
 RUN = str(int(time.time() * 1000))
 
-passed = failed = 0
-
-
-def call(method, path, body=None, token=None, headers=None):
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(BASE + path, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok    {name}")
-    else:
-        failed += 1
-        print(f"FAIL  {name} {detail}")
-    return condition
-
-
-def login(email, password):
-    status, body = call("POST", "/api/customers/login", {"email": email, "password": password})
-    return body["access_token"] if status == 200 else None
-
-
-def mail_token(email):
-    for _ in range(50):
-        for path in sorted(MAIL_DIR.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
-            text = path.read_text()
-            if f"To: {email}" in text:
-                match = re.search(r"token=([A-Za-z0-9_-]+)", text)
-                if match:
-                    return match.group(1)
-        time.sleep(0.1)
-    return None
-
 
 def sign_up(email, guest_token=None):
-    headers = {"X-Guest-Token": guest_token} if guest_token else {}
-    status, account = call("POST", "/api/customers/signup", {"email": email, "password": "correct horse 9", "name": "E2E " + email}, headers=headers)
-    token = mail_token(email)
-    verified = token and call("POST", "/api/customers/verify-email", {"token": token})[0] == 200
-    return status, account, verified
+    return client.sign_up(MAIL_DIR, email, "correct horse 9", guest_token)
 
 
-print("flow: the seed's three customer examples")
+flow("the seed's three customer examples")
 status, me = call("GET", "/api/customers/")
 check("anonymous GET /api/customers/ reaches the guest function", status == 200 and me["customer_type"] == "guest", f"{status} {me}")
 hints_123 = {"X-User-ID": "123", "X-Customer-Type": "registered"}
@@ -97,7 +43,7 @@ check("with 456's token the request reaches the VIP function", status == 200 and
 status, _ = call("GET", "/api/customers/", token=token_123, headers=hints_456)
 check("hints that disagree with the token are 403", status == 403, f"{status}")
 
-print("flow: guest browsing, then sign-up keeps the history")
+flow("guest browsing, then sign-up keeps the history")
 status, session = call("POST", "/api/customers/")
 check("a guest session starts", status == 201 and "token" in session, f"{status} {session}")
 guest = {"X-Guest-Token": session["token"]}
@@ -128,7 +74,7 @@ status, cart = call("GET", "/api/cart/", token=token)
 kept = status == 200 and sorted(line["item_id"] for line in cart["lines"]) == sorted(picked) and cart["subtotal"] > 0
 check("the cart came along to the account, with a subtotal in minor units", kept, f"{status} {cart}")
 
-print("flow: profile and addresses, and another customer cannot touch them")
+flow("profile and addresses, and another customer cannot touch them")
 status, profile = call("PATCH", "/api/customers/profile", {"phone": "+1 415 555 0199", "preferences": {"newsletter": True}}, token=token)
 check("the profile changes", status == 200 and profile["preferences"]["newsletter"] is True, f"{status} {profile}")
 address = {"recipient": "E2E", "line1": "1 Test Street", "city": "Springfield", "postal_code": "12345", "country": "US"}
@@ -146,7 +92,7 @@ check("another customer cannot delete it (404)", status == 404, f"{status}")
 status, _ = call("PATCH", "/api/customers/profile", {"name": 5}, token=token)
 check("a wrong field type is 422", status == 422, f"{status}")
 
-print("flow: upgrade to VIP, then points move the tier")
+flow("upgrade to VIP, then points move the tier")
 status, upgraded = call("POST", "/api/customers/upgrade", token=token)
 check("the upgrade answers with a VIP record at bronze", status == 200 and upgraded["customer"]["tier"] == "bronze", f"{status} {upgraded}")
 vip_token = upgraded.get("access_token") if status == 200 else None
@@ -165,5 +111,4 @@ status, _ = call("POST", f"/api/customers/vip/customers/{customer_id}/points",
                  {"kind": "earn", "points": 2000, "reason": "e2e order", "idempotency_key": f"e2e-{RUN}"}, token=vip_token)
 check("a customer cannot grant themselves points (403)", status == 403, f"{status}")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

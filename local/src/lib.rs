@@ -26,6 +26,7 @@ pub struct Functions {
     pub guest: guest_customer::GuestState,
     pub registered: registered_customer::RegisteredState,
     pub vip: vip_customer::VipState,
+    keys: Arc<TokenKeys>,
 }
 
 fn item_service<K: ItemKind>(env: &Env, keys: &Arc<TokenKeys>) -> Result<Router, BoxError> {
@@ -65,12 +66,18 @@ impl Functions {
             keys.clone(),
         );
         routers.insert("customer-router".to_string(), customer_router::router(customers));
+        let order = order::OrderState::new(&order::Config::from_env(env)?, shared_invoker(), keys.clone())?;
+        routers.insert("order".to_string(), order::router(order));
+        let paying = paying::PayingState::new(&paying::Config::from_env(env)?, shared_invoker(), keys.clone())?;
+        routers.insert("paying".to_string(), paying::router(paying));
+        let shipping = shipping::ShippingState::new(&shipping::Config::from_env(env)?, shared_invoker(), keys.clone())?;
+        routers.insert("shipping".to_string(), shipping::router(shipping));
         let table =
             routers.iter().fold(InProcessInvoker::new(), |table, (name, router)| table.with(name, router.clone()));
         if invoker.bind(table).is_err() {
             return Err("the function table was bound twice".into());
         }
-        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip })
+        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip, keys })
     }
 
     /// Fills empty stores with the fixtures; accounts get `passwords`.
@@ -84,7 +91,11 @@ impl Functions {
             vip: &self.vip.store,
         };
         let customers = customers.load_all(mode, passwords, |_| {}).await?;
-        Ok(catalog.iter().chain(customers.iter()).map(|l| l.added).sum())
+        // Orders, payments and shipments go through the API itself, so they need
+        // the catalog and the customers above.
+        let app = self.app()?;
+        let transactions = fixtures::transactions::Shop { app: &app, keys: &self.keys }.load_all(mode).await?;
+        Ok(catalog.iter().chain(&customers).chain(&transactions).map(|l| l.added).sum())
     }
 
     /// One Router serving every template route, plus the combined API document.
@@ -152,6 +163,12 @@ pub fn openapi() -> OpenApi {
         catalog::openapi::<laptop::Laptop>(),
         catalog::openapi::<mobile::Mobile>(),
         catalog::openapi::<clothes::Clothes>(),
+        customer_router::openapi::openapi(),
+        guest_customer::openapi::openapi(),
+        cart::openapi(),
+        order::openapi(),
+        paying::openapi(),
+        shipping::openapi(),
     ] {
         doc.merge(part);
     }
