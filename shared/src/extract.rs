@@ -84,6 +84,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     Ok(value)
 }
 
+/// Types a JSON object after rejecting fields nobody asked for: a misspelt
+/// optional field must be an error, not silently ignored.
+pub fn from_known_fields<T: DeserializeOwned>(body: Map<String, Value>, known: &[&str]) -> Result<T, AppError> {
+    let mut errors = FieldErrors::new();
+    for name in body.keys().filter(|k| !known.contains(&k.as_str())) {
+        errors.add(name.clone(), format!("unknown field; known fields: {}", known.join(", ")));
+    }
+    errors.into_result()?;
+    from_json_value(Value::Object(body))
+}
+
 /// Types an already parsed JSON value, with the same per-field 422 messages.
 pub fn from_json_value<T: DeserializeOwned>(value: Value) -> Result<T, AppError> {
     serde_path_to_error::deserialize(value).map_err(|e| {

@@ -6,11 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use shared::error::{AppError, AppResult, FieldErrors};
-use shared::extract::{JsonObject, from_json_value};
+use shared::extract::{JsonObject, from_known_fields};
 use shared::http_app::{both_slashes, finish};
 use shared::sql::rfc3339;
 use tokio::task::JoinSet;
@@ -233,17 +231,6 @@ async fn clear_cart(State(state): State<CartState>, owner: Owner) -> AppResult<S
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Types a body after rejecting fields nobody asked for (a misspelt `quantity`
-/// must not silently add one unit).
-fn typed<T: DeserializeOwned>(body: Map<String, Value>, known: &[&str]) -> AppResult<T> {
-    let mut errors = FieldErrors::new();
-    for name in body.keys().filter(|k| !known.contains(&k.as_str())) {
-        errors.add(name.clone(), format!("unknown field; known fields: {}", known.join(", ")));
-    }
-    errors.into_result()?;
-    from_json_value(Value::Object(body))
-}
-
 fn check_quantity(errors: &mut FieldErrors, quantity: i64, max: i64) {
     if !(1..=max).contains(&quantity) {
         errors.add("quantity", format!("must be between 1 and {max}"));
@@ -269,7 +256,7 @@ pub struct AddItem {
 }
 
 async fn add_item(State(state): State<CartState>, owner: Owner, JsonObject(body): JsonObject) -> AppResult<Response> {
-    let input: AddItem = typed(body, &["item_type", "item_id", "quantity"])?;
+    let input: AddItem = from_known_fields(body, &["item_type", "item_id", "quantity"])?;
     let mut errors = FieldErrors::new();
     if !valid_item_type(&input.item_type) {
         errors.add("item_type", "is not an item type such as book, laptop, mobile or clothes");
@@ -305,7 +292,7 @@ async fn set_quantity(
     Path(item_id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> AppResult<axum::Json<CartView>> {
-    let input: SetQuantity = typed(body, &["quantity"])?;
+    let input: SetQuantity = from_known_fields(body, &["quantity"])?;
     let mut errors = FieldErrors::new();
     check_quantity(&mut errors, input.quantity, state.limits.max_line_quantity);
     errors.into_result()?;
@@ -337,7 +324,7 @@ pub struct MergeRequest {
 }
 
 async fn merge(State(state): State<CartState>, JsonObject(body): JsonObject) -> AppResult<axum::Json<CartView>> {
-    let input: MergeRequest = typed(body, &["guest_id", "customer_id"])?;
+    let input: MergeRequest = from_known_fields(body, &["guest_id", "customer_id"])?;
     let mut errors = FieldErrors::new();
     for (field, id) in [("guest_id", &input.guest_id), ("customer_id", &input.customer_id)] {
         if !plausible_owner_id(id) {

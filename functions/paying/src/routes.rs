@@ -8,11 +8,9 @@ use axum::routing::{get, post};
 use http::request::Parts;
 use http::{HeaderMap, header};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 use shared::auth::{Caller, Claims, Staff};
 use shared::error::{AppError, AppResult, FieldErrors};
-use shared::extract::{JsonObject, QueryPairs, from_json_value};
+use shared::extract::{JsonObject, QueryPairs, from_known_fields};
 use shared::http_app::{both_slashes, finish};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
@@ -82,16 +80,6 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         }
         Ok(IdempotencyKey(key.to_string()))
     }
-}
-
-/// Types a body after rejecting fields nobody asked for.
-fn typed<T: DeserializeOwned>(body: Map<String, Value>, known: &[&str]) -> AppResult<T> {
-    let mut errors = FieldErrors::new();
-    for name in body.keys().filter(|k| !known.contains(&k.as_str())) {
-        errors.add(name.clone(), format!("unknown field; known fields: {}", known.join(", ")));
-    }
-    errors.into_result()?;
-    from_json_value(Value::Object(body))
 }
 
 /// Ids that cannot be payments are answered like absent ones, without a query.
@@ -174,7 +162,7 @@ async fn internal_capture(
     State(state): State<PayingState>,
     JsonObject(body): JsonObject,
 ) -> PayResult<axum::Json<PaymentView>> {
-    let input: CaptureForOrder = typed(body, &["order_id", "event"])?;
+    let input: CaptureForOrder = from_known_fields(body, &["order_id", "event"])?;
     let mut errors = FieldErrors::new();
     check_order_id(&mut errors, &input.order_id);
     let event = match input.event.as_str() {
@@ -201,7 +189,7 @@ async fn refund_order(
     State(state): State<PayingState>,
     JsonObject(body): JsonObject,
 ) -> PayResult<axum::Json<PaymentView>> {
-    let input: RefundOrder = typed(body, &["order_id", "reason"])?;
+    let input: RefundOrder = from_known_fields(body, &["order_id", "reason"])?;
     let mut errors = FieldErrors::new();
     check_order_id(&mut errors, &input.order_id);
     let reason = input.reason.trim();

@@ -6,12 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shared::auth::{Caller, Claims, Staff};
-use shared::error::{AppError, AppResult, FieldErrors};
-use shared::extract::{JsonObject, QueryPairs, from_json_value};
+use shared::error::{AppError, AppResult};
+use shared::extract::{JsonObject, QueryPairs, from_known_fields};
 use shared::http_app::{both_slashes, finish};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
@@ -128,17 +127,6 @@ fn answer(status: StatusCode, record: ShipmentRecord) -> Response {
     (status, axum::Json(Shipment::from(record))).into_response()
 }
 
-/// Types a body after rejecting fields nobody asked for (a misspelt `location`
-/// must not silently record an event without one).
-fn typed<T: DeserializeOwned>(body: Map<String, Value>, known: &[&str]) -> AppResult<T> {
-    let mut errors = FieldErrors::new();
-    for name in body.keys().filter(|k| !known.contains(&k.as_str())) {
-        errors.add(name.clone(), format!("unknown field; known fields: {}", known.join(", ")));
-    }
-    errors.into_result()?;
-    from_json_value(Value::Object(body))
-}
-
 fn signed_in(caller: Caller) -> AppResult<Claims> {
     caller.0.ok_or_else(|| AppError::Unauthorized("log in to see shipments".into()))
 }
@@ -220,7 +208,7 @@ async fn add_event(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, Failure> {
-    let event = typed::<EventInput>(body, &EventInput::FIELDS)?.validate()?;
+    let event = from_known_fields::<EventInput>(body, &EventInput::FIELDS)?.validate()?;
     if !has_prefix(&id, "shipment") {
         return Err(not_found(&id).into());
     }
@@ -291,7 +279,7 @@ async fn downstream(state: &ShippingState, shipment: &ShipmentRecord, to: Status
 /// Called by the order service once an order is paid; the same order again
 /// answers the shipment already made (200), so its retries are safe.
 async fn create(State(state): State<ShippingState>, JsonObject(body): JsonObject) -> AppResult<Response> {
-    let input: CreateShipment = typed(body, &CreateShipment::FIELDS)?;
+    let input: CreateShipment = from_known_fields(body, &CreateShipment::FIELDS)?;
     input.validate()?;
     let new = NewShipment {
         order_id: input.order_id,
