@@ -9,7 +9,7 @@ import os
 import pathlib
 import sys
 
-from client import call_typed as call, check, finish, use
+from client import call_typed as call, check, finish, flow, use
 
 use(sys.argv[1])
 STAFF = os.environ["STAFF_TOKEN"]
@@ -18,6 +18,7 @@ FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "items"
 TYPES = {"book": "books", "laptop": "laptops", "mobile": "mobiles", "clothes": "clothes"}
 
 
+flow("the fixture catalog through the items router and the item functions")
 fixture_counts = {t: len(json.loads((FIXTURES / f"{plural}.json").read_text())) for t, plural in TYPES.items()}
 
 status, _, page = call("GET", "/api/items/")
@@ -32,6 +33,7 @@ for item_type, expected in fixture_counts.items():
     status, _, direct = call("GET", f"/api/{TYPES[item_type]}/")
     check(f"GET /api/{TYPES[item_type]}/ answers directly", status == 200 and direct["count"] == expected, f"{status}")
 
+flow("the seed's item examples: staff create a book and clothes")
 for body, plural in [
     ({"name": "Clean Code", "type": "book", "author": "Robert Martin", "isbn": "9780132350884"}, "books"),
     ({"name": "Summer T-Shirt", "type": "clothes", "size": "L", "color": "Blue", "material": "Cotton"}, "clothes"),
@@ -45,6 +47,7 @@ for body, plural in [
         status, _, read = call("GET", f"/api/{plural}/{item_id}/")
         check(f"  ... readable at /api/{plural}/{{id}}/", status == 200 and read["name"] == body["name"], f"{status}")
 
+flow("bad requests get problem responses and change nothing")
 status, content_type, problem = call("POST", "/api/items/", {"name": "X", "type": "book", "author": "Y"})
 check("POST without a token is 401 problem+json", status == 401 and content_type.startswith("application/problem+json"), f"{status}")
 status, _, _ = call("POST", "/api/items/", {"name": "X", "type": "book", "author": "Y"}, CUSTOMER)

@@ -13,22 +13,39 @@ pub struct ApiRoute {
     pub path: String,
 }
 
+/// One `AWS::Serverless::Function` of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Function {
+    /// Its logical id, e.g. `BookFunction` (what `sam local --env-vars` files key on).
+    pub logical_id: String,
+    /// Its binary (its `BuildProperties.Binary`).
+    pub binary: String,
+    /// The names of its own `Environment.Variables` (the Globals' are not repeated).
+    pub variables: Vec<String>,
+}
+
+/// Every function of the template with its binary and environment variable names.
+pub fn functions(template: &str) -> Result<Vec<Function>, String> {
+    Ok(serverless_functions(&parse(template)?)?
+        .into_iter()
+        .map(|(logical_id, binary, resource)| {
+            let variables = resource
+                .get("Properties")
+                .and_then(|p| p.get("Environment"))
+                .and_then(|e| e.get("Variables"))
+                .and_then(Value::as_mapping)
+                .map(|vars| vars.keys().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default();
+            Function { logical_id: logical_id.to_string(), binary, variables }
+        })
+        .collect())
+}
+
 /// Every HttpApi route of every Rust function in the template.
 pub fn api_routes(template: &str) -> Result<Vec<ApiRoute>, String> {
-    let doc: Value = serde_yaml::from_str(template).map_err(|e| format!("template.yaml is not valid YAML: {e}"))?;
-    let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template.yaml has no Resources")?;
+    let doc = parse(template)?;
     let mut routes = Vec::new();
-    for (name, resource) in resources {
-        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
-            continue;
-        }
-        let name = name.as_str().unwrap_or("?");
-        let binary = resource
-            .get("Metadata")
-            .and_then(|m| m.get("BuildProperties"))
-            .and_then(|b| b.get("Binary"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("{name} has no Metadata.BuildProperties.Binary"))?;
+    for (name, binary, resource) in serverless_functions(&doc)? {
         let events = resource.get("Properties").and_then(|p| p.get("Events")).and_then(Value::as_mapping);
         for event in events.into_iter().flat_map(|e| e.values()) {
             if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
@@ -42,13 +59,39 @@ pub fn api_routes(template: &str) -> Result<Vec<ApiRoute>, String> {
                 .ok_or_else(|| format!("{name} has an HttpApi event without Path"))?;
             let method = props.get("Method").and_then(Value::as_str).unwrap_or("ANY");
             routes.push(ApiRoute {
-                binary: binary.to_string(),
+                binary: binary.clone(),
                 method: method.to_ascii_uppercase(),
                 path: path.to_string(),
             });
         }
     }
     Ok(routes)
+}
+
+/// The template as YAML values; CloudFormation tags (`!Ref`, `!Sub`) become
+/// tagged values, which nothing here needs to resolve.
+fn parse(template: &str) -> Result<Value, String> {
+    serde_yaml::from_str(template).map_err(|e| format!("template.yaml is not valid YAML: {e}"))
+}
+
+/// Each `AWS::Serverless::Function` resource: its logical id, binary and body.
+fn serverless_functions(doc: &Value) -> Result<Vec<(&str, String, &Value)>, String> {
+    let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template.yaml has no Resources")?;
+    let mut functions = Vec::new();
+    for (name, resource) in resources {
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let name = name.as_str().unwrap_or("?");
+        let binary = resource
+            .get("Metadata")
+            .and_then(|m| m.get("BuildProperties"))
+            .and_then(|b| b.get("Binary"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{name} has no Metadata.BuildProperties.Binary"))?;
+        functions.push((name, binary.to_string(), resource));
+    }
+    Ok(functions)
 }
 
 /// The axum paths that serve an API Gateway path: `{proxy+}` becomes a catch-all,
@@ -81,6 +124,15 @@ mod tests {
         ] {
             assert!(routes.iter().any(|r| r.binary == binary && r.path == path), "{binary} {path}");
         }
+    }
+
+    #[test]
+    fn reads_each_function_with_its_own_variables() {
+        let functions = functions(crate::TEMPLATE).unwrap();
+        let book = functions.iter().find(|f| f.logical_id == "BookFunction").unwrap();
+        assert_eq!(book.binary, "book");
+        assert!(book.variables.iter().any(|v| v == "BOOK_DATABASE_URL"), "{:?}", book.variables);
+        assert!(functions.iter().any(|f| f.binary == "vip-customer"), "functions without routes count too");
     }
 
     #[test]

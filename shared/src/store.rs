@@ -29,11 +29,12 @@ pub enum StoreUrl {
 impl StoreUrl {
     /// Reads `var`; without it, outside Lambda, the embedded SQLite file
     /// `<LOCAL_DATA_DIR>/<service>.db`. Inside Lambda the disk does not last, so a
-    /// missing URL is an error unless the template sets a SQLite URL on purpose.
+    /// missing URL is an error unless `LOCAL_DATA_DIR` asks for embedded stores on
+    /// purpose (as `cargo lambda watch` does; a deployment never sets it).
     pub fn from_env(env: &Env, var: &str, service: &str) -> Result<Self, ConfigError> {
         match env.get(var) {
             Some(url) => Self::parse(url, service).map_err(|why| ConfigError::Invalid { name: var.into(), why }),
-            None if env.in_lambda() => Err(ConfigError::Missing {
+            None if env.in_lambda() && env.get("LOCAL_DATA_DIR").is_none() => Err(ConfigError::Missing {
                 name: var.into(),
                 why: format!("the {service} function needs a database URL"),
             }),
@@ -155,6 +156,9 @@ mod tests {
         assert_eq!(local, StoreUrl::Sqlite("sqlite:///tmp/d/book.db".into()));
         let lambda = Env::from_pairs([("AWS_LAMBDA_FUNCTION_NAME", "book")]);
         assert!(StoreUrl::from_env(&lambda, "BOOK_DATABASE_URL", "book").is_err());
+        let watched = Env::from_pairs([("AWS_LAMBDA_FUNCTION_NAME", "book"), ("LOCAL_DATA_DIR", "local/data/watch")]);
+        let watched = StoreUrl::from_env(&watched, "BOOK_DATABASE_URL", "book").unwrap();
+        assert_eq!(watched, StoreUrl::Sqlite("sqlite://local/data/watch/book.db".into()), "an explicit opt-in");
     }
 
     #[test]
