@@ -81,6 +81,21 @@ pub fn query_param(name: &str, description: &str, schema: RefOr<Schema>) -> utoi
         .build()
 }
 
+pub fn header_param(name: &str, description: impl Into<String>, required: bool) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(if required { Required::True } else { Required::False })
+        .description(Some(description.into()))
+        .schema(Some(String::schema()))
+        .build()
+}
+
+/// A component schema entry for [`document`].
+pub fn schema_of<T: ToSchema>() -> (String, RefOr<Schema>) {
+    (T::name().to_string(), T::schema())
+}
+
 /// Marks an operation as needing a bearer token.
 pub fn secured(operation: OperationBuilder) -> OperationBuilder {
     operation.security(SecurityRequirement::new(BEARER, Vec::<String>::new()))

@@ -2,29 +2,25 @@
 //! out: API Gateway never routes it.
 
 use serde_json::json;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::{OpenApi, PathsBuilder, Required};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, PathItem};
+use utoipa::openapi::{OpenApi, PathsBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    document, empty_response, json_body, json_response, path_param, problem_response, schema_ref, secured,
-    with_common_errors,
+    document, empty_response, header_param, json_body, json_response, path_param, problem_response, schema_ref,
+    secured, with_common_errors,
 };
 
 use crate::identity::{Owner, OwnerKind};
 use crate::routes::{AddItem, CartLineView, CartView, SetQuantity, Unavailable};
 
 fn guest_token() -> Parameter {
-    ParameterBuilder::new()
-        .name("X-Guest-Token")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(
-            "A guest session token (`<guest id>.<secret>`), for callers without a customer token. \
+    header_param(
+        "X-Guest-Token",
+        "A guest session token (`<guest id>.<secret>`), for callers without a customer token. \
              With both, the customer token wins.",
-        ))
-        .schema(Some(String::schema()))
-        .build()
+        false,
+    )
 }
 
 fn op(id: &str, summary: &str) -> OperationBuilder {

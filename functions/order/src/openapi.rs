@@ -2,14 +2,14 @@
 //! is left out: API Gateway never routes it.
 
 use serde_json::json;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::PartialSchema;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, PathItem};
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Required};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::openapi::{OpenApi, PathsBuilder, RefOr};
 
 use shared::openapi::{
-    document, json_body, json_response, page_schema, path_param, problem_response, query_param, schema_ref, secured,
-    with_common_errors,
+    document, header_param, json_body, json_response, page_schema, path_param, problem_response, query_param,
+    schema_of, schema_ref, secured, with_common_errors,
 };
 
 use crate::model::{
@@ -24,16 +24,12 @@ fn integer(min: i64, max: i64) -> RefOr<Schema> {
 }
 
 fn idempotency_key() -> Parameter {
-    ParameterBuilder::new()
-        .name("Idempotency-Key")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::True)
-        .description(Some(
-            "1 to 100 visible ASCII characters, new for each checkout. Repeating a checkout with the same key and \
+    header_param(
+        "Idempotency-Key",
+        "1 to 100 visible ASCII characters, new for each checkout. Repeating a checkout with the same key and \
              body answers the first answer again (header `Idempotent-Replayed: true`) and places no second order.",
-        ))
-        .schema(Some(String::schema()))
-        .build()
+        true,
+    )
 }
 
 /// An operation for customers: a registered or VIP token (or staff).
@@ -44,10 +40,6 @@ fn customer_op(id: &str, summary: &str) -> OperationBuilder {
 
 fn order(description: &str) -> utoipa::openapi::Response {
     json_response(description, schema_ref("OrderRecord"))
-}
-
-fn schema_of<T: ToSchema>() -> (String, RefOr<Schema>) {
-    (T::name().to_string(), T::schema())
 }
 
 pub fn openapi() -> OpenApi {

@@ -2,13 +2,13 @@
 //! is left out: API Gateway never routes it.
 
 use serde_json::json;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::{OpenApi, PathsBuilder, Required};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, PathItem};
+use utoipa::openapi::{OpenApi, PathsBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    document, json_body, json_response, page_schema, path_param, problem_response, query_param, schema_ref, secured,
-    with_common_errors,
+    document, header_param, json_body, json_response, page_schema, path_param, problem_response, query_param,
+    schema_of, schema_ref, secured, with_common_errors,
 };
 
 use crate::domain::{
@@ -73,16 +73,14 @@ struct DeclineProblem {
 }
 
 fn idempotency_key(what: &str) -> Parameter {
-    ParameterBuilder::new()
-        .name("Idempotency-Key")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::True)
-        .description(Some(format!(
+    header_param(
+        "Idempotency-Key",
+        format!(
             "Required (400 without it): 1 to 100 visible ASCII characters, unique per {what}. The same key with \
              the same body answers the first answer again (status and body); with another body, 409."
-        )))
-        .schema(Some(String::schema()))
-        .build()
+        ),
+        true,
+    )
 }
 
 fn op(id: &str, summary: &str) -> OperationBuilder {
@@ -213,18 +211,18 @@ pub fn openapi() -> OpenApi {
         "Paying service",
         paths,
         vec![
-            (PaymentView::name().to_string(), PaymentView::schema()),
-            (RefundView::name().to_string(), RefundView::schema()),
-            (CardSummary::name().to_string(), CardSummary::schema()),
-            (Method::name().to_string(), Method::schema()),
-            (PaymentState::name().to_string(), PaymentState::schema()),
-            (RefundKind::name().to_string(), RefundKind::schema()),
-            (RefundStatus::name().to_string(), RefundStatus::schema()),
-            (CreatePayment::name().to_string(), CreatePayment::schema()),
-            (CardInput::name().to_string(), CardInput::schema()),
-            (WalletInput::name().to_string(), WalletInput::schema()),
-            (RefundRequest::name().to_string(), RefundRequest::schema()),
-            (DeclineProblem::name().to_string(), DeclineProblem::schema()),
+            schema_of::<PaymentView>(),
+            schema_of::<RefundView>(),
+            schema_of::<CardSummary>(),
+            schema_of::<Method>(),
+            schema_of::<PaymentState>(),
+            schema_of::<RefundKind>(),
+            schema_of::<RefundStatus>(),
+            schema_of::<CreatePayment>(),
+            schema_of::<CardInput>(),
+            schema_of::<WalletInput>(),
+            schema_of::<RefundRequest>(),
+            schema_of::<DeclineProblem>(),
         ],
     )
 }

@@ -2,13 +2,13 @@
 //! `/internal/shipments` is left out: API Gateway never routes it.
 
 use serde_json::json;
+use utoipa::PartialSchema;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
 use utoipa::openapi::{OpenApi, PathsBuilder};
-use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    document, json_body, json_response, page_schema, path_param, problem_response, query_param, schema_ref, secured,
-    with_common_errors,
+    document, json_body, json_response, page_schema, path_param, problem_response, query_param, schema_of, schema_ref,
+    secured, with_common_errors,
 };
 
 use crate::domain::{DeliveryOption, EventInput, Status};
@@ -111,12 +111,12 @@ pub fn openapi() -> OpenApi {
         "Shipping service",
         paths,
         vec![
-            (Shipment::name().to_string(), Shipment::schema()),
-            (ShipmentEvent::name().to_string(), ShipmentEvent::schema()),
-            (Tracking::name().to_string(), Tracking::schema()),
-            (Status::name().to_string(), Status::schema()),
-            (DeliveryOption::name().to_string(), DeliveryOption::schema()),
-            (EventInput::name().to_string(), EventInput::schema()),
+            schema_of::<Shipment>(),
+            schema_of::<ShipmentEvent>(),
+            schema_of::<Tracking>(),
+            schema_of::<Status>(),
+            schema_of::<DeliveryOption>(),
+            schema_of::<EventInput>(),
         ],
     )
 }
