@@ -122,6 +122,22 @@ impl Database {
             .await?;
         Ok(&self.pool)
     }
+
+    pub async fn begin(&self) -> AppResult<sqlx::Transaction<'static, sqlx::Any>> {
+        self.pool().await?.begin().await.map_err(sqlx_error)
+    }
+
+    /// A transaction that reads and then writes. A deferred SQLite transaction
+    /// fails at once when another writer got in between; taking the write lock
+    /// first makes it wait (busy timeout) instead.
+    pub async fn begin_write(&self) -> AppResult<sqlx::Transaction<'static, sqlx::Any>> {
+        let pool = self.pool().await?;
+        let tx = match self.engine {
+            Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            Engine::MySql | Engine::Postgres => pool.begin().await,
+        };
+        tx.map_err(sqlx_error)
+    }
 }
 
 /// Creates the file's folder and lets SQLite create the file (`mode=rwc`).

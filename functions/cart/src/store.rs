@@ -10,7 +10,7 @@ use shared::ids::new_id;
 use shared::sql::{Database, Migrations, now_secs};
 use shared::store::{StoreUrl, sqlx_error};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use crate::identity::{Owner, OwnerKind};
 
@@ -100,12 +100,8 @@ impl Store {
         Ok(Self { db: Database::connect_lazy_in_schema(url, max_connections, &MIGRATIONS, "cart")? })
     }
 
-    async fn pool(&self) -> AppResult<&AnyPool> {
-        self.db.pool().await
-    }
-
     async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
-        self.pool().await?.begin().await.map_err(sqlx_error)
+        self.db.begin().await
     }
 
     /// The owner's cart with its lines, if it has one.

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::error::{AppError, AppResult};
-use shared::sql::{Database, Engine, Migrations};
+use shared::sql::{Database, Migrations};
 use shared::store::{StoreUrl, sqlx_error};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -240,15 +240,8 @@ impl Store {
         self.db.pool().await
     }
 
-    /// A transaction that will write: on SQLite it takes the write lock at once,
-    /// so two writers queue (busy timeout) instead of one failing on upgrade.
     async fn begin_write(&self) -> AppResult<Transaction<'static, Any>> {
-        let pool = self.pool().await?;
-        let tx = match self.db.engine() {
-            Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::MySql | Engine::Postgres => pool.begin().await,
-        };
-        tx.map_err(sqlx_error)
+        self.db.begin_write().await
     }
 
     // ---- checkouts -------------------------------------------------------------

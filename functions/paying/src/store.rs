@@ -152,7 +152,7 @@ impl Store {
     }
 
     async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
-        self.pool().await?.begin().await.map_err(sqlx_error)
+        self.db.begin().await
     }
 
     /// Adds a new payment; false when the caller already used its Idempotency-Key

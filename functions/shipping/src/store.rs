@@ -158,7 +158,7 @@ impl Store {
     }
 
     async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
-        self.pool().await?.begin().await.map_err(sqlx_error)
+        self.db.begin().await
     }
 
     /// The order's shipment, made now (`true`) or found from an earlier call

@@ -139,15 +139,7 @@ impl VipStore {
     }
 
     async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
-        let pool = self.db.pool().await?;
-        let tx = match self.db.engine() {
-            // A deferred SQLite transaction that reads and then writes fails at once
-            // when another writer got in between; taking the write lock first makes
-            // it wait (busy timeout) instead.
-            Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-            Engine::MySql | Engine::Postgres => pool.begin().await,
-        };
-        tx.map_err(sqlx_error)
+        self.db.begin_write().await
     }
 
     /// The tier catalog, lowest rank first.
