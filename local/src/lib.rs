@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{any_service, get};
+use fixtures::transactions::{Api, Shop, Tokens};
 use shared::auth::TokenKeys;
 use shared::catalog::{self, CatalogState, ItemKind, ServiceConfig};
 use shared::config::Env;
@@ -94,7 +95,8 @@ impl Functions {
         // Orders, payments and shipments go through the API itself, so they need
         // the catalog and the customers above.
         let app = self.app()?;
-        let transactions = fixtures::transactions::Shop { app: &app, keys: &self.keys }.load_all(mode).await?;
+        let shop = Shop::new(Api::InProcess(&app), Tokens::Signed(&self.keys));
+        let transactions = shop.load_all(mode, |_| {}).await?;
         Ok(catalog.iter().chain(&customers).chain(&transactions).map(|l| l.added).sum())
     }
 
