@@ -324,12 +324,11 @@ async fn expired_and_ended_sessions_no_longer_authenticate() {
             assert_eq!(detail(&problem), "the guest session has expired", "{name} {uri}");
         }
 
-        // Expired by a short lifetime, without any help from the test.
+        // Expired by a short lifetime, without any help from the test. (No read
+        // before the expiry: on a busy machine the second may be gone by then.)
         let short = guest_customer::router(backend.state(1));
         let (id, token) = new_session(&short).await;
         let uri = format!("/api/guest-customer/{id}/");
-        let (status, _) = call(&short, Method::GET, &uri, Some(&token), None, None).await;
-        assert_eq!(status, StatusCode::OK, "{name}");
         tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
         let (status, problem) = call(&short, Method::GET, &uri, Some(&token), None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {problem}");
