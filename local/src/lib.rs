@@ -154,7 +154,10 @@ fn as_gateway_would_send(
     })
 }
 
-/// The API document of every function, merged.
+/// The API document of every function, merged. `/api/customers/` and
+/// `/api/customers/history` are served by a different function per customer
+/// type, so their descriptions are combined into one operation each that lists
+/// every outcome; the customer router then adds what it answers itself.
 pub fn openapi() -> OpenApi {
     let mut doc = items_router::openapi::openapi();
     doc.info.title = "Shop API".into();
@@ -167,12 +170,15 @@ pub fn openapi() -> OpenApi {
         catalog::openapi::<clothes::Clothes>(),
         customer_router::openapi::openapi(),
         guest_customer::openapi::openapi(),
+        registered_customer::openapi::openapi(),
+        vip_customer::openapi(),
         cart::openapi(),
         order::openapi(),
         paying::openapi(),
         shipping::openapi(),
     ] {
-        doc.merge(part);
+        shared::openapi::merge_alternatives(&mut doc, part);
     }
+    customer_router::openapi::describe_forwarding(&mut doc);
     doc
 }

@@ -67,21 +67,29 @@ async fn json_body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Byte
 
 /// Parses JSON, naming the failing field in a 422 for values of the wrong type.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = field_path(e.path());
-        let inner = e.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let mut errors = FieldErrors::new();
-                errors.add(path, describe(&inner));
-                AppError::Validation(errors)
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
+    from_json_value(value)
+}
+
+/// JSON has one kind of number: `2.0` is the whole number 2 (JSON Schema says so
+/// too), so whole numbers written with a fraction become integers before typing.
+/// Other fractions stay as they are, and an integer field refuses them.
+fn whole_numbers_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *n = serde_json::Number::from(f as i64);
             }
-            _ => AppError::BadRequest(format!("malformed JSON: {inner}")),
         }
-    })?;
-    de.end().map_err(|e| AppError::BadRequest(format!("malformed JSON: {e}")))?;
-    Ok(value)
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Types a JSON object after rejecting fields nobody asked for: a misspelt
@@ -96,7 +104,8 @@ pub fn from_known_fields<T: DeserializeOwned>(body: Map<String, Value>, known: &
 }
 
 /// Types an already parsed JSON value, with the same per-field 422 messages.
-pub fn from_json_value<T: DeserializeOwned>(value: Value) -> Result<T, AppError> {
+pub fn from_json_value<T: DeserializeOwned>(mut value: Value) -> Result<T, AppError> {
+    whole_numbers_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let mut path = field_path(e.path());
         let mut message = describe(e.inner());
@@ -265,6 +274,15 @@ mod tests {
             AppError::Validation(errors) => assert!(errors.contains("price")),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers() {
+        assert_eq!(parse_json::<Sample>(br#"{"price": 12.0}"#).unwrap().price, 12);
+        assert!(matches!(parse_json::<Sample>(br#"{"price": 12.5}"#), Err(AppError::Validation(_))));
+        assert!(matches!(parse_json::<Sample>(br#"{"price": 1e30}"#), Err(AppError::Validation(_))));
+        let value: Value = parse_json(br#"{"a": [2.0, 2.5]}"#).unwrap();
+        assert_eq!(value, serde_json::json!({ "a": [2, 2.5] }));
     }
 
     #[test]

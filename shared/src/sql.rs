@@ -114,6 +114,13 @@ impl Database {
     pub async fn pool(&self) -> AppResult<&AnyPool> {
         self.ready
             .get_or_try_init(|| async {
+                // As the document stores do: in WAL mode readers do not wait for a
+                // writer's commit (in the default rollback journal they do, which
+                // under load kept reads waiting past callers' deadlines). The mode
+                // is the file's, so setting it once serves every connection.
+                if self.engine == Engine::Sqlite {
+                    sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&self.pool).await.map_err(sqlx_error)?;
+                }
                 self.migrator.run(&self.pool).await.map_err(|e| match e {
                     sqlx::migrate::MigrateError::Execute(inner) => sqlx_error(inner),
                     other => AppError::internal(format!("migrations failed: {other}")),

@@ -14,19 +14,26 @@ pub struct Book;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BookAttributes {
+    #[schema(schema_with = shared::openapi::text::<200>)]
     pub author: String,
-    /// ISBN-10 or ISBN-13; hyphens are accepted and removed.
+    /// ISBN-10 or ISBN-13 with its check digit right; hyphens and spaces are accepted and removed.
     #[serde(default)]
+    #[schema(pattern = r"^[ -]*(?:[0-9][ -]*){9}[0-9Xx][ -]*$|^[ -]*9[ -]*7[ -]*[89][ -]*(?:[0-9][ -]*){10}$")]
     pub isbn: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<200>)]
     pub publisher: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1450, maximum = 2100)]
     pub publication_year: Option<i32>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<100>)]
     pub genre: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100_000)]
     pub pages: Option<i32>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<50>)]
     pub language: Option<String>,
 }
 

@@ -2,31 +2,40 @@
 //! out: API Gateway never routes it.
 
 use serde_json::json;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, PathItem};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+use utoipa::openapi::schema::ObjectBuilder;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{OpenApi, PathsBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    document, empty_response, header_param, json_body, json_response, path_param, problem_response, schema_ref,
-    secured, with_common_errors,
+    GUEST_TOKEN, closed, document, empty_response, integer, json_body, json_response, path_param, problem_response,
+    schema_ref, secured, string, with_common_errors,
 };
 
 use crate::identity::{Owner, OwnerKind};
 use crate::routes::{AddItem, CartLineView, CartView, SetQuantity, Unavailable};
 
-fn guest_token() -> Parameter {
-    header_param(
-        "X-Guest-Token",
-        "A guest session token (`<guest id>.<secret>`), for callers without a customer token. \
-             With both, the customer token wins.",
-        false,
+/// A customer's bearer token or a guest's session token (with both, the
+/// customer token wins).
+fn op(id: &str, summary: &str) -> OperationBuilder {
+    with_common_errors(
+        secured(OperationBuilder::new().tag("cart").operation_id(Some(id)).summary(Some(summary)))
+            .security(SecurityRequirement::new(GUEST_TOKEN, Vec::<String>::new())),
     )
+    .response("401", problem_response("Neither a valid customer token nor a valid guest token"))
 }
 
-fn op(id: &str, summary: &str) -> OperationBuilder {
-    with_common_errors(secured(OperationBuilder::new().tag("cart").operation_id(Some(id)).summary(Some(summary))))
-        .parameter(guest_token())
-        .response("401", problem_response("Neither a valid customer token nor a valid guest token"))
+/// Operations that read a JSON body.
+fn with_body(operation: OperationBuilder) -> OperationBuilder {
+    operation.response("413", problem_response("Body too large")).response("415", problem_response("Body is not JSON"))
+}
+
+/// `MAX_LINE_QUANTITY`'s default: the most of one item a line holds.
+const MAX_LINE_QUANTITY: i64 = 99;
+
+fn quantity(description: &str) -> ObjectBuilder {
+    integer(1, MAX_LINE_QUANTITY).description(Some(description))
 }
 
 fn cart(description: &str) -> utoipa::openapi::Response {
@@ -35,7 +44,10 @@ fn cart(description: &str) -> utoipa::openapi::Response {
 
 pub fn openapi() -> OpenApi {
     let invalid = || {
-        problem_response("Invalid fields, listed per field; or an item that is unknown, unpriced or of another type")
+        problem_response(
+            "Invalid fields, listed per field; an item that is unknown, unpriced or of another type; \
+             or a line that would go over the most of one item",
+        )
     };
     let paths = PathsBuilder::new()
         .path(
@@ -57,24 +69,27 @@ pub fn openapi() -> OpenApi {
             "/api/cart/items",
             PathItem::new(
                 HttpMethod::Post,
-                op("add_to_cart", "Add an item; adding one already there adds to its quantity and refreshes its price")
-                    .request_body(Some(json_body(
-                        schema_ref("AddItem"),
-                        Some(json!({ "item_type": "book", "item_id": "book_01JDQ0000000000000000000000", "quantity": 1 })),
-                    )))
-                    .response("201", cart("Your cart with the item"))
-                    .response("409", problem_response("Not enough stock, too many lines, or another currency"))
-                    .response("415", problem_response("The body is not JSON"))
-                    .response("422", invalid()),
+                with_body(op(
+                    "add_to_cart",
+                    "Add an item; adding one already there adds to its quantity and refreshes its price",
+                ))
+                .request_body(Some(json_body(
+                    schema_ref("AddItemInput"),
+                    Some(json!({ "item_type": "book", "item_id": "book_01JDQ0000000000000000000000", "quantity": 1 })),
+                )))
+                .response("201", cart("Your cart with the item"))
+                .response("409", problem_response("Not enough stock, too many lines, or another currency"))
+                .response("415", problem_response("The body is not JSON"))
+                .response("422", invalid()),
             ),
         )
         .path(
             "/api/cart/items/{item_id}",
             PathItem::new(
                 HttpMethod::Patch,
-                op("set_cart_quantity", "Change a line's quantity (the stock is checked again)")
+                with_body(op("set_cart_quantity", "Change a line's quantity (the stock is checked again)"))
                     .parameter(path_param("item_id", "Item id"))
-                    .request_body(Some(json_body(schema_ref("SetQuantity"), Some(json!({ "quantity": 2 })))))
+                    .request_body(Some(json_body(schema_ref("SetQuantityInput"), Some(json!({ "quantity": 2 })))))
                     .response("200", cart("Your cart"))
                     .response("404", problem_response("The item is not in your cart"))
                     .response("409", problem_response("Not enough stock"))
@@ -103,6 +118,27 @@ pub fn openapi() -> OpenApi {
             (OwnerKind::name().to_string(), OwnerKind::schema()),
             (AddItem::name().to_string(), AddItem::schema()),
             (SetQuantity::name().to_string(), SetQuantity::schema()),
+            (
+                "AddItemInput".into(),
+                closed(ObjectBuilder::new())
+                    .property(
+                        "item_type",
+                        string(1, 40, Some("^[a-z-]+$")).description(Some("`book`, `laptop`, `mobile` or `clothes`")),
+                    )
+                    .required("item_type")
+                    .property("item_id", string(1, 100, Some("^[A-Za-z0-9_-]+$")))
+                    .required("item_id")
+                    .property("quantity", quantity("Added to what the line holds already"))
+                    .required("quantity")
+                    .into(),
+            ),
+            (
+                "SetQuantityInput".into(),
+                closed(ObjectBuilder::new())
+                    .property("quantity", quantity("The line's new quantity"))
+                    .required("quantity")
+                    .into(),
+            ),
         ],
     )
 }

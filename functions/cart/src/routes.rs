@@ -75,7 +75,10 @@ pub struct CartLineView {
     pub in_stock: bool,
 }
 
+/// A line left out of the subtotal, and why. (Named for the document apart from
+/// the items router's `Unavailable`, a service that did not answer.)
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = CartUnavailable)]
 pub struct Unavailable {
     pub item_id: String,
     pub item_type: String,

@@ -16,17 +16,23 @@ pub const GENDERS: [&str; 4] = ["men", "women", "unisex", "kids"];
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ClothesAttributes {
     /// One of XXS, XS, S, M, L, XL, XXL, XXXL (any case on input).
+    #[schema(pattern = r"^(?:[Xx]{0,2}[Ss]|[Mm]|[Xx]{0,3}[Ll])$")]
     pub size: String,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<50>)]
     pub color: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<100>)]
     pub material: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<50>)]
     pub style: Option<String>,
     /// One of men, women, unisex, kids.
     #[serde(default)]
+    #[schema(pattern = r"^(?:[Mm][Ee][Nn]|[Ww][Oo][Mm][Ee][Nn]|[Uu][Nn][Ii][Ss][Ee][Xx]|[Kk][Ii][Dd][Ss])$")]
     pub gender: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<100>)]
     pub brand: Option<String>,
 }
 

@@ -5,7 +5,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, Method, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use serde_json::Value;
 use shared::auth::{Caller, Claims, CustomerType};
 use shared::error::{AppError, AppResult};
@@ -70,10 +70,31 @@ fn target<'a>(
         CustomerType::Registered => functions.registered.as_str(),
         CustomerType::Vip => functions.vip.as_str(),
     };
+    let guest_only = |what: &str| {
+        if typ == CustomerType::Guest {
+            Ok(functions.guest.as_str())
+        } else {
+            Err(AppError::Forbidden(format!("{what} is for guest sessions; you are logged in")))
+        }
+    };
     match rest.split('/').next().unwrap_or("") {
-        // Closing an account is the account service's, whatever the customer's type.
-        "" if method == Method::DELETE && typ != CustomerType::Guest => Ok(&functions.registered),
-        "" => Ok(by_type(typ)),
+        // Served by a different function per customer type, so the router answers
+        // for the path as a whole what no single function can.
+        "" => match *method {
+            Method::GET | Method::HEAD => Ok(by_type(typ)),
+            Method::POST if typ == CustomerType::Guest => Ok(&functions.guest),
+            Method::POST => Err(AppError::Conflict(
+                "you are logged in already: guest sessions are for callers without an account".into(),
+            )),
+            // Closing an account is the account service's, whatever the customer's type.
+            _ => Ok(&functions.registered),
+        },
+        "history" if rest.trim_end_matches('/') == "history" => match *method {
+            // A VIP's history is their account's.
+            Method::GET | Method::HEAD if typ == CustomerType::Guest => Ok(&functions.guest),
+            Method::GET | Method::HEAD => Ok(&functions.registered),
+            _ => guest_only("adding to the history this way"),
+        },
         "history" if typ == CustomerType::Guest => Ok(&functions.guest),
         "history" | "profile" | "addresses" | "password" | "verify-email" | "accounts" => Ok(&functions.registered),
         "vip" => Ok(&functions.vip),
@@ -81,8 +102,61 @@ fn target<'a>(
     }
 }
 
+/// Every public route the router forwards, as the API document writes it, with
+/// its methods (HEAD goes with GET). The router answers 404 and 405 from this
+/// table before it looks at who is asking, as any router does.
+pub const FORWARDED_ROUTES: [(&str, &[&str]); 15] = [
+    ("/api/customers/", &["GET", "POST", "DELETE"]),
+    ("/api/customers/history", &["GET", "POST"]),
+    ("/api/customers/profile", &["GET", "PATCH"]),
+    ("/api/customers/addresses", &["GET", "POST"]),
+    ("/api/customers/addresses/{id}", &["GET", "PATCH", "DELETE"]),
+    ("/api/customers/password", &["POST"]),
+    ("/api/customers/verify-email", &["GET", "POST"]),
+    ("/api/customers/verify-email/resend", &["POST"]),
+    ("/api/customers/accounts/{id}", &["GET"]),
+    ("/api/customers/vip/benefits", &["GET"]),
+    ("/api/customers/vip/points", &["GET"]),
+    ("/api/customers/vip/points/redeem", &["POST"]),
+    ("/api/customers/vip/customers", &["GET"]),
+    ("/api/customers/vip/customers/{id}", &["GET"]),
+    ("/api/customers/vip/customers/{id}/points", &["POST"]),
+];
+
+/// Why `method` on `path` (with or without its final slash) reaches no
+/// forwarded route: 404 for no route, 405 with `Allow` for a method the route
+/// does not take; none when it does reach one.
+fn refusal(method: &Method, path: &str) -> Option<Response> {
+    let segments = |p: &str| p.trim_end_matches('/').split('/').map(str::to_string).collect::<Vec<_>>();
+    let wanted = segments(path);
+    let matches = |route: &str| {
+        let route = segments(route);
+        route.len() == wanted.len()
+            && route.iter().zip(&wanted).all(|(r, w)| (r.starts_with('{') && !w.is_empty()) || r == w)
+    };
+    let Some((_, methods)) = FORWARDED_ROUTES.iter().find(|(route, _)| matches(route)) else {
+        return Some(AppError::NotFound("there is nothing at this path".into()).into_response());
+    };
+    let takes = |m: &str| methods.contains(&m) || (m == "HEAD" && methods.contains(&"GET"));
+    if takes(method.as_str()) {
+        return None;
+    }
+    let mut allow: Vec<&str> = methods.to_vec();
+    if methods.contains(&"GET") {
+        allow.insert(1, "HEAD");
+    }
+    let mut response = AppError::MethodNotAllowed.into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Some(response)
+}
+
 pub async fn by_customer_type(State(state): State<CustomerRouterState>, request: Request) -> AppResult<Response> {
     let (mut parts, body) = request.into_parts();
+    if let Some(response) = refusal(&parts.method, parts.uri.path()) {
+        return Ok(response);
+    }
     let Caller(caller) = Caller::from_request_parts(&mut parts, &state).await?;
     check_hints(&parts.headers, caller.as_ref())?;
     let function = target(&state, &parts.method, parts.uri.path(), caller.as_ref())?.to_string();

@@ -8,6 +8,7 @@
 //! which is idempotent so a failed transition can simply be retried.
 
 mod forward;
+pub use forward::FORWARDED_ROUTES;
 pub mod openapi;
 mod transitions;
 

@@ -1,95 +1,150 @@
-//! The customer router's own routes in the API document: who you are, login,
-//! sign-up and upgrade. The routes it forwards are described by the functions
-//! that serve them.
+//! The customer router in the API document: its own routes (login, sign-up,
+//! upgrade), and what it adds to every route it forwards. The forwarded routes
+//! themselves are described by the functions that serve them; where one path is
+//! served by a different function per customer type, the local server merges
+//! their descriptions (`shared::openapi::merge_alternatives`).
 
 use serde_json::json;
 use utoipa::PartialSchema;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
-use utoipa::openapi::schema::ObjectBuilder;
-use utoipa::openapi::{OpenApi, PathsBuilder, Required};
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Required, Response, Schema};
 
-use shared::openapi::{document, json_body, json_response, problem_response, secured, with_common_errors};
+use shared::openapi::{
+    closed, document, json_body, json_response, one_of_strings, problem_response, schema_ref, secured, string,
+    with_common_errors,
+};
 
-fn header(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(String::schema()))
-        .build()
+/// Paths the router answers itself; every other `/api/customers` path is forwarded.
+pub const OWN_PATHS: [&str; 3] = ["/api/customers/login", "/api/customers/signup", "/api/customers/upgrade"];
+
+fn hint_parameters() -> [Parameter; 2] {
+    let header = |name: &str, description: &str, schema: RefOr<Schema>| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(schema))
+            .build()
+    };
+    [
+        header(
+            "X-Customer-Type",
+            "Routing hint of the original API; must match the token (a registered or VIP hint without one is a 401)",
+            one_of_strings(["guest", "registered", "vip"]).into(),
+        ),
+        header(
+            "X-User-ID",
+            "Routing hint of the original API; must be the token's subject (without a token: 401)",
+            String::schema(),
+        ),
+    ]
 }
 
 fn op(id: &str, summary: &str) -> OperationBuilder {
     with_common_errors(OperationBuilder::new().tag("customers").operation_id(Some(id)).summary(Some(summary)))
 }
 
-pub fn openapi() -> OpenApi {
-    let object = || ObjectBuilder::new().into();
-    let token = ObjectBuilder::new()
+fn token_schema() -> RefOr<Schema> {
+    let text = || String::schema();
+    ObjectBuilder::new()
+        .property("access_token", text())
+        .required("access_token")
+        .property("token_type", text())
+        .required("token_type")
+        .property("expires_in", i64::schema())
+        .required("expires_in")
+        .property("customer_id", text())
+        .required("customer_id")
+        .property("customer_type", one_of_strings(["registered", "vip"]))
+        .required("customer_type")
+        .property("role", one_of_strings(["customer", "staff"]))
+        .required("role")
+        .into()
+}
+
+fn upgraded_schema() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .description(Some("The VIP record; a customer who upgraded themselves also gets a new `vip` token"))
+        .property("customer", schema_ref("VipCustomer"))
+        .required("customer")
         .property("access_token", String::schema())
         .property("token_type", String::schema())
         .property("expires_in", i64::schema())
-        .property("customer_id", String::schema())
-        .property("customer_type", String::schema())
-        .property("role", String::schema());
+        .into()
+}
+
+/// The sign-up body. The password policy also rejects passwords made only of
+/// letters or only of digits, and ones containing the email's name: rules
+/// across fields and Unicode letter classes that JSON Schema cannot state.
+fn sign_up_schema() -> RefOr<Schema> {
+    closed(ObjectBuilder::new())
+        .property(
+            "email",
+            string(3, 254, Some(shared::openapi::EMAIL_PATTERN)).description(Some("Trimmed and lower-cased")),
+        )
+        .required("email")
+        .property(
+            "password",
+            string(10, 128, None).description(Some(
+                "10 to 128 characters, mixing letters with digits or symbols, not containing the email's name",
+            )),
+        )
+        .required("password")
+        .property("name", shared::openapi::optional_text::<200>())
+        .property("phone", schema_ref("Phone"))
+        .property(
+            "preferences",
+            AnyOfBuilder::new().item(schema_ref("PreferencesInput")).item(ObjectBuilder::new().schema_type(Type::Null)),
+        )
+        .into()
+}
+
+pub fn openapi() -> OpenApi {
+    let credentials = closed(ObjectBuilder::new())
+        .property("email", String::schema())
+        .required("email")
+        .property("password", String::schema())
+        .required("password");
     let paths = PathsBuilder::new()
-        .path(
-            "/api/customers/",
-            PathItem::new(
-                HttpMethod::Get,
-                secured(op("who_am_i", "You, as the function for your customer type sees you (guest without a token)"))
-                    .parameter(header("X-Customer-Type", "Routing hint (guest, registered, vip); must match the token"))
-                    .parameter(header("X-User-ID", "Routing hint; must match the token's subject"))
-                    .parameter(header("X-Guest-Token", "A guest session token"))
-                    .response("200", json_response("Your guest session, account or VIP record; `customer_type` says which", object()))
-                    .response("401", problem_response("A registered or VIP hint without a token, or an invalid token"))
-                    .response("403", problem_response("The hints do not match the token")),
-            ),
-        )
-        .path(
-            "/api/customers/",
-            PathItem::new(
-                HttpMethod::Post,
-                op("start_guest_session", "Start a guest session").response("201", json_response("The session and its token", object())),
-            ),
-        )
         .path(
             "/api/customers/login",
             PathItem::new(
                 HttpMethod::Post,
-                op("login", "Log in with email and password")
+                op("login", "Log in with email and password; with X-Guest-Token the guest's cart joins yours")
+                    .parameter(guest_token_header("The guest session whose cart joins the customer's"))
                     .request_body(Some(json_body(
-                        ObjectBuilder::new().property("email", String::schema()).required("email").property("password", String::schema()).required("password").into(),
+                        credentials.into(),
                         Some(json!({ "email": "customer123@example.com", "password": "shop-demo-password-1" })),
                     )))
-                    .response("200", json_response("A bearer token whose type is registered or vip", token.into()))
+                    .response("200", json_response("A bearer token whose type is registered or vip", token_schema()))
                     .response("401", problem_response("Wrong email or password"))
                     .response("403", problem_response("Email not confirmed yet"))
-                    .response("422", problem_response("Unknown or invalid fields")),
+                    .response("413", problem_response("Body too large"))
+                    .response("415", problem_response("Body is not JSON"))
+                    .response("422", problem_response("Unknown or missing fields")),
             ),
         )
         .path(
             "/api/customers/signup",
             PathItem::new(
                 HttpMethod::Post,
-                op("sign_up", "Create an account; with X-Guest-Token the guest's history moves into it")
-                    .parameter(header("X-Guest-Token", "The guest session to turn into this account"))
+                op("sign_up", "Create an account; with X-Guest-Token the guest's history and cart move into it")
+                    .parameter(guest_token_header("The guest session to turn into this account"))
+                    .parameters(Some(hint_parameters()))
                     .request_body(Some(json_body(
-                        ObjectBuilder::new()
-                            .property("email", String::schema())
-                            .required("email")
-                            .property("password", String::schema())
-                            .required("password")
-                            .property("name", String::schema())
-                            .property("phone", String::schema())
-                            .property("preferences", ObjectBuilder::new())
-                            .into(),
+                        sign_up_schema(),
                         Some(json!({ "email": "new@example.com", "password": "correct horse 9", "name": "New Customer" })),
                     )))
-                    .response("201", json_response("The account; a confirmation mail is on its way", object()))
-                    .response("200", json_response("The same sign-up again: the account it created", object()))
-                    .response("409", problem_response("Email taken, or logged in already"))
+                    .response("201", json_response("The account; a confirmation mail is on its way", schema_ref("AccountView")))
+                    .response("200", json_response("The same sign-up again: the account it created", schema_ref("AccountView")))
+                    .response("401", problem_response("An invalid bearer or guest token, or an account hint without a token"))
+                    .response("409", problem_response("Email taken, logged in already, or the guest session cannot move"))
+                    .response("413", problem_response("Body too large"))
+                    .response("415", problem_response("Body is not JSON"))
                     .response("422", problem_response("Invalid fields, listed per field")),
             ),
         )
@@ -97,13 +152,125 @@ pub fn openapi() -> OpenApi {
             "/api/customers/upgrade",
             PathItem::new(
                 HttpMethod::Post,
-                secured(op("upgrade", "Become a VIP (staff: upgrade `customer_id`)"))
-                    .request_body(Some(json_body(ObjectBuilder::new().property("customer_id", String::schema()).into(), None)))
-                    .response("200", json_response("The VIP record, and a new vip token for the customer", object()))
+                secured(op("upgrade", "Become a VIP; staff upgrade `customer_id`, which only they send"))
+                    .parameters(Some(hint_parameters()))
+                    .request_body(Some(upgrade_body()))
+                    .response("200", json_response("Upgraded (again: upgrading is idempotent)", upgraded_schema()))
                     .response("401", problem_response("No valid token"))
-                    .response("403", problem_response("Guests cannot become VIPs")),
+                    .response("403", problem_response("Guests cannot become VIPs, or the hints do not match the token"))
+                    .response("404", problem_response("No account with this id"))
+                    .response("413", problem_response("Body too large"))
+                    .response("415", problem_response("Staff: the body is not JSON"))
+                    .response("422", problem_response("Staff: `customer_id` missing, or unknown fields")),
             ),
         )
         .build();
     document("Customer router", paths, vec![])
+}
+
+/// A customer's body is ignored (the token names whom to upgrade); staff name
+/// the customer.
+fn upgrade_body() -> utoipa::openapi::request_body::RequestBody {
+    let mut body = json_body(
+        closed(ObjectBuilder::new()).property("customer_id", string(1, 64, Some(r"^[A-Za-z0-9_\-.:@+]+$"))).into(),
+        Some(json!({ "customer_id": "cust_01KGES92M03S433BX3SRZDZ1AC" })),
+    );
+    body.required = Some(Required::False);
+    body
+}
+
+fn guest_token_header(description: &str) -> Parameter {
+    shared::openapi::header_param("X-Guest-Token", description, false)
+}
+
+/// What the router adds to each route it forwards: the routing hints it checks,
+/// the invalid token it refuses before forwarding, its own deadline, and the
+/// answers it gives itself where a caller's type has no such route.
+pub fn describe_forwarding(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/api/customers/") || OWN_PATHS.contains(&path.as_str()) {
+            continue;
+        }
+        let operations = [
+            ("get", item.get.as_mut()),
+            ("post", item.post.as_mut()),
+            ("put", item.put.as_mut()),
+            ("patch", item.patch.as_mut()),
+            ("delete", item.delete.as_mut()),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            forwarded(operation);
+            match (path.as_str(), method) {
+                ("/api/customers/", "get") => {
+                    operation.operation_id = Some("who_am_i".into());
+                    operation.summary = Some(
+                        "You, as the service for your type sees you: your guest session (none without a token), \
+                         account or VIP record"
+                            .into(),
+                    );
+                }
+                ("/api/customers/history", "get") => {
+                    operation.operation_id = Some("your_history".into());
+                    operation.summary =
+                        Some("Your history: the guest session's, or your account's (what you did as a guest)".into());
+                }
+                ("/api/customers/", "post") => add_response(
+                    operation,
+                    "409",
+                    problem_response("You are logged in: guest sessions are for callers without an account"),
+                ),
+                ("/api/customers/history", "post") => add_response(
+                    operation,
+                    "403",
+                    problem_response("Customers with an account: their history is what they did as guests"),
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn forwarded(operation: &mut Operation) {
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    for hint in hint_parameters() {
+        if !parameters.iter().any(|p| p.name == hint.name && p.parameter_in == hint.parameter_in) {
+            parameters.push(hint);
+        }
+    }
+    add_response(operation, "400", problem_response("Malformed request, or an X-Customer-Type that is no type"));
+    add_response(operation, "401", problem_response("An invalid token, or an account hint without one"));
+    add_response(operation, "403", problem_response("The hints do not match the token"));
+    add_response(operation, "503", problem_response("The customer service did not answer in time; retry"));
+}
+
+/// Adds `response` unless the operation already describes that status.
+fn add_response(operation: &mut Operation, status: &str, response: Response) {
+    operation.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::T(response));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_routes_get_the_hints_and_the_routers_own_answers() {
+        let mut doc = OpenApi::default();
+        doc.paths.paths.insert(
+            "/api/customers/profile".into(),
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new().response("200", json_response("x", ObjectBuilder::new().into())),
+            ),
+        );
+        doc.paths.paths.insert("/api/customers/login".into(), PathItem::new(HttpMethod::Post, OperationBuilder::new()));
+        describe_forwarding(&mut doc);
+        let json = serde_json::to_value(&doc).unwrap();
+        let profile = &json["paths"]["/api/customers/profile"]["get"];
+        for status in ["200", "400", "401", "403", "503"] {
+            assert!(profile["responses"].get(status).is_some(), "{status}");
+        }
+        assert_eq!(profile["parameters"].as_array().unwrap().len(), 2);
+        assert!(json["paths"]["/api/customers/login"]["post"].get("parameters").is_none());
+    }
 }

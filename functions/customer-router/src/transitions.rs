@@ -23,6 +23,29 @@ async fn json_object(body: axum::body::Body) -> AppResult<Map<String, Value>> {
     }
 }
 
+/// A body that may be left out: none, or a JSON object.
+async fn optional_json_object(
+    parts: &http::request::Parts,
+    body: axum::body::Body,
+) -> AppResult<Option<Map<String, Value>>> {
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    require_json(parts)?;
+    match parse_json::<Value>(&bytes)? {
+        Value::Object(map) => Ok(Some(map)),
+        _ => Err(AppError::BadRequest("the request body must be a JSON object".into())),
+    }
+}
+
+/// Account ids as every store keeps them: `cust_<ULID>` or a legacy id such as `456`.
+fn is_customer_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:@+".contains(&b))
+}
+
 fn require_json(parts: &http::request::Parts) -> AppResult<()> {
     let is_json = parts
         .headers
@@ -199,17 +222,30 @@ pub async fn upgrade(State(state): State<CustomerRouterState>, request: Request)
         .0
         .ok_or_else(|| AppError::Unauthorized("log in to upgrade".into()))?;
     check_hints(&parts.headers, Some(&claims))?;
+    let body = optional_json_object(&parts, body).await?;
+    if let Some(body) = &body {
+        only_fields(body, &["customer_id"])?;
+    }
+    let named = match body.as_ref().and_then(|b| b.get("customer_id")) {
+        None | Some(Value::Null) => None,
+        // The id becomes part of an internal path: only an id's characters may reach it.
+        Some(Value::String(id)) if is_customer_id(id) => Some(id.clone()),
+        Some(_) => {
+            let mut errors = FieldErrors::new();
+            errors.add("customer_id", "must be a customer id: 1 to 64 letters, digits or _ - . : @ +");
+            return Err(AppError::Validation(errors));
+        }
+    };
     let customer_id = if claims.is_staff() {
-        require_json(&parts)?;
-        let body = json_object(body).await?;
-        only_fields(&body, &["customer_id"])?;
-        body.get("customer_id").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
+        named.ok_or_else(|| {
             let mut errors = FieldErrors::new();
             errors.add("customer_id", "is required: whom should staff upgrade?");
             AppError::Validation(errors)
         })?
     } else if claims.typ == CustomerType::Guest {
         return Err(AppError::Forbidden("sign up first: guests cannot become VIPs".into()));
+    } else if named.as_ref().is_some_and(|id| *id != claims.sub) {
+        return Err(AppError::Forbidden("customers upgrade themselves only; leave `customer_id` out".into()));
     } else {
         claims.sub.clone()
     };

@@ -457,3 +457,62 @@ async fn bad_requests_and_odd_paths_are_clear_problems() {
     let (status, _, _) = send(&s.app, Method::GET, "/api/customers/vip/benefits", None, None).await;
     assert_eq!(status, StatusCode::OK, "the benefits catalog is public");
 }
+
+#[tokio::test]
+async fn the_router_answers_for_paths_served_per_type_and_routes_before_it_checks_callers() {
+    let s = stack().await;
+    let (_, login) = login(&s.app, "customer123@example.com").await;
+    let token = login["access_token"].as_str().unwrap().to_string();
+
+    // Guest sessions and their history are for callers without an account.
+    let (status, _) = with_headers(&s.app, Method::POST, "/api/customers/", Some(&token), &[], None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let entry = json!({ "kind": "search", "query": "dune" });
+    let (status, _) =
+        with_headers(&s.app, Method::POST, "/api/customers/history", Some(&token), &[], Some(entry)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Closing an account without one to close: log in first.
+    let (status, _) =
+        with_headers(&s.app, Method::DELETE, "/api/customers/", None, &[], Some(json!({ "password": PASSWORD }))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // 404 and 405 (with every method of the path) come before hints and tokens.
+    let hints = [("x-customer-type", "vip"), ("x-user-id", "someone")];
+    for (method, path, allow) in [
+        (Method::PUT, "/api/customers/", "GET, HEAD, POST, DELETE"),
+        (Method::TRACE, "/api/customers/history", "GET, HEAD, POST"),
+        (Method::DELETE, "/api/customers/profile/", "GET, HEAD, PATCH"),
+        (Method::GET, "/api/customers/vip/points/redeem", "POST"),
+    ] {
+        let request = http::Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header("x-customer-type", "vip")
+            .header("x-user-id", "someone")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(s.app.clone(), request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+    }
+    let (status, _) = with_headers(&s.app, Method::GET, "/api/customers/history/x", None, &hints, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Upgrading: a customer names no one else, and a named id must be an id.
+    let (status, _) = with_headers(
+        &s.app,
+        Method::POST,
+        "/api/customers/upgrade",
+        Some(&token),
+        &[],
+        Some(json!({ "customer_id": "456" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let staff = keys().issue("staff_1", CustomerType::Registered, Role::Staff, 60);
+    for bad in [json!({ "customer_id": "a b/../c" }), json!({ "customer_id": 7 }), json!({ "who": "123" }), json!({})] {
+        let (status, problem) =
+            with_headers(&s.app, Method::POST, "/api/customers/upgrade", Some(&staff), &[], Some(bad.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
+    }
+}

@@ -212,11 +212,17 @@ impl GuestState {
         if !has_prefix(id, ID_PREFIX) {
             return Err(not_found(id));
         }
+        let token = guest_token(headers)?;
         if staff_may && caller.is_some_and(Claims::is_staff) {
+            // A guest token sent along must still be valid: a bad credential is
+            // refused, never ignored because another one is good.
+            if let Some(token) = &token {
+                self.session_matching(token).await?;
+            }
             let session = self.store.get(id).await?.ok_or_else(|| not_found(id))?;
             return Ok(Authorized { session, by_staff: true });
         }
-        let Some(token) = guest_token(headers)? else {
+        let Some(token) = token else {
             return Err(match caller {
                 Some(_) if staff_may => AppError::Forbidden("only staff or the session's own guest may do this".into()),
                 _ => AppError::Unauthorized(NEEDS_TOKEN.into()),

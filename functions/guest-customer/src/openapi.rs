@@ -3,14 +3,14 @@
 
 use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-use utoipa::openapi::schema::ObjectBuilder;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Schema};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Required, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    BEARER, document, empty_response, json_body, json_response, path_param, problem_response, query_param, schema_ref,
-    with_common_errors,
+    BEARER, PLAIN_TEXT_PATTERN, closed, document, empty_response, json_body, json_response, one_of_strings, paged,
+    path_param, problem_response, schema_ref, string, with_common_errors,
 };
 
 use shared::auth::CustomerType;
@@ -18,8 +18,7 @@ use shared::auth::CustomerType;
 use crate::history::{Activity, HistoryEntryView};
 use crate::{CreatedSession, CurrentGuest, SessionView};
 
-/// The security scheme of `X-Guest-Token`.
-pub const GUEST_TOKEN: &str = "guest_token";
+pub use shared::openapi::GUEST_TOKEN;
 
 fn guest(operation: OperationBuilder) -> OperationBuilder {
     operation.security(SecurityRequirement::new(GUEST_TOKEN, Vec::<String>::new()))
@@ -42,57 +41,50 @@ pub fn openapi() -> OpenApi {
             .response("403", problem_response("The token belongs to another session"))
             .response("404", problem_response("No such session"))
     };
-    let entry_body = || {
-        json_body(
-            schema_ref("HistoryEntryInput"),
-            Some(json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01KE226VD8K7WF2X7HM5T2628T" })),
-        )
-    };
-    let paging = |mut operation: OperationBuilder| {
-        for (name, description) in [
-            ("page", "Page number, from 1"),
-            ("page_size", "Entries per page, 1 to 100 (default 20)"),
-            ("offset", "Start of a window (instead of page)"),
-            ("limit", "Size of a window"),
-        ] {
-            operation = operation.parameter(query_param(name, description, u64::schema()));
-        }
+    let with_body = |operation: OperationBuilder| {
         operation
+            .request_body(Some(json_body(
+                schema_ref("HistoryEntryInput"),
+                Some(
+                    json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01KE226VD8K7WF2X7HM5T2628T" }),
+                ),
+            )))
+            .response("201", json_response("The entry", schema_ref("HistoryEntry")))
+            .response("413", problem_response("Body too large"))
+            .response("415", problem_response("Body is not JSON"))
+            .response("422", problem_response("Invalid fields, listed per field"))
     };
     let created = |id: &str| {
+        let mut no_fields = json_body(closed(ObjectBuilder::new()).into(), None);
+        no_fields.required = Some(Required::False);
         op(id, "Start a guest session; the token is shown only in this answer")
+            .request_body(Some(no_fields))
             .response("201", json_response("The new session and its token", schema_ref("CreatedSession")))
+            .response("413", problem_response("Body too large"))
             .response("415", problem_response("A body that is not JSON"))
-            .response("422", problem_response("A body with fields"))
+            .response("422", problem_response("A body with fields: a session takes none"))
     };
 
     let read = guest_or_staff(session_op("get_guest_session", "Read a session (extends it for its guest)"))
         .response("200", json_response("The session", schema_ref("SessionView")));
     let expire = guest_or_staff(session_op("end_guest_session", "End a session now"))
+        .description(Some("The session's token stops working; staff can still read the ended session"))
         .response("204", empty_response("Ended; its token no longer works"));
     let touch = guest(session_op("touch_guest_session", "Extend a session to now + its lifetime"))
         .response("200", json_response("The session", schema_ref("SessionView")));
-    let list = guest_or_staff(paging(session_op("list_guest_history", "A session's history, newest first")))
+    let list = guest_or_staff(paged(session_op("list_guest_history", "A session's history, newest first")))
         .response("200", json_response("One page of entries", schema_ref("GuestHistoryPage")));
-    let add = guest(session_op("add_guest_history", "Record an item viewed or a search made"))
-        .request_body(Some(entry_body()))
-        .response("201", json_response("The entry", schema_ref("HistoryEntry")))
-        .response("415", problem_response("Body is not JSON"))
-        .response("422", problem_response("Invalid fields, listed per field"));
+    let add = with_body(guest(session_op("add_guest_history", "Record an item viewed or a search made")));
     let current = op("get_current_guest", "Who an anonymous caller is: the session of `X-Guest-Token`, if any")
         .security(SecurityRequirement::default())
         .security(SecurityRequirement::new(GUEST_TOKEN, Vec::<String>::new()))
         .response("200", json_response("`session` is null without a token", schema_ref("CurrentGuest")))
         .response("401", problem_response("The guest token is invalid, expired or converted"));
-    let current_list = guest(paging(op("list_current_guest_history", "The caller's history, newest first")))
+    let current_list = guest(paged(op("list_current_guest_history", "The caller's history, newest first")))
         .response("200", json_response("One page of entries", schema_ref("GuestHistoryPage")))
         .response("401", problem_response("No valid guest token"));
-    let current_add = guest(op("add_current_guest_history", "Record an item viewed or a search made"))
-        .request_body(Some(entry_body()))
-        .response("201", json_response("The entry", schema_ref("HistoryEntry")))
-        .response("401", problem_response("No valid guest token"))
-        .response("415", problem_response("Body is not JSON"))
-        .response("422", problem_response("Invalid fields, listed per field"));
+    let current_add = with_body(guest(op("add_current_guest_history", "Record an item viewed or a search made")))
+        .response("401", problem_response("No valid guest token"));
 
     let session = "/api/guest-customer/{id}/";
     let paths = PathsBuilder::new()
@@ -111,24 +103,29 @@ pub fn openapi() -> OpenApi {
         .path("/api/customers/history", PathItem::new(HttpMethod::Post, with_common_errors(current_add)))
         .build();
 
-    let entry_input: RefOr<Schema> = ObjectBuilder::new()
-        .property(
-            "kind",
-            ObjectBuilder::new()
-                .schema_type(utoipa::openapi::Type::String)
-                .enum_values(Some(["viewed_item", "search"])),
-        )
+    // What `history::parse_activity` accepts; `null` stands for a field left out.
+    let absent = || ObjectBuilder::new().schema_type(Type::Null);
+    let viewed = closed(ObjectBuilder::new())
+        .property("kind", one_of_strings(["viewed_item"]))
         .required("kind")
-        .property("item_type", String::schema())
-        .property("item_id", String::schema())
-        .property("query", String::schema())
-        .description(Some(
-            "`viewed_item` needs `item_type` (lowercase letters and hyphens, ≤ 40) and `item_id` (≤ 100); \
-             `search` needs `query` (1 to 200 characters)",
-        ))
-        .into();
+        .property(
+            "item_type",
+            string(1, 40, Some("^[a-z-]*[a-z][a-z-]*$")).description(Some("Lowercase letters and hyphens")),
+        )
+        .required("item_type")
+        .property("item_id", string(1, 100, Some(PLAIN_TEXT_PATTERN)))
+        .required("item_id")
+        .property("query", absent());
+    let search = closed(ObjectBuilder::new())
+        .property("kind", one_of_strings(["search"]))
+        .required("kind")
+        .property("query", string(1, 200, Some(PLAIN_TEXT_PATTERN)))
+        .required("query")
+        .property("item_type", absent())
+        .property("item_id", absent());
+    let entry_input: RefOr<Schema> = OneOfBuilder::new().item(viewed).item(search).into();
     let page = shared::openapi::page_schema("HistoryEntry");
-    let mut doc = document(
+    document(
         "Guest customer service",
         paths,
         vec![
@@ -141,14 +138,7 @@ pub fn openapi() -> OpenApi {
             ("HistoryEntryInput".into(), entry_input),
             ("GuestHistoryPage".into(), page),
         ],
-    );
-    if let Some(components) = doc.components.as_mut() {
-        components.add_security_scheme(
-            GUEST_TOKEN,
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Guest-Token"))),
-        );
-    }
-    doc
+    )
 }
 
 #[cfg(test)]

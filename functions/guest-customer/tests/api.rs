@@ -271,6 +271,11 @@ async fn only_the_sessions_guest_and_staff_get_in() {
         assert_eq!(page["results"][0]["query"], "dune");
         let (status, _) = call(&app, Method::GET, &session, None, Some(&customer_token("cust_x")), None).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+        // A bad guest token sent along with a staff token is refused, not ignored.
+        let (status, _) = call(&app, Method::GET, &session, Some(&wrong_secret), Some(&staff), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
+        let (status, _) = call(&app, Method::GET, &session, Some(&other_token), Some(&staff), None).await;
+        assert_eq!(status, StatusCode::OK, "{name}: any valid guest token with staff's");
         let (status, _) = call(&app, Method::GET, &session, None, Some("not-a-jwt"), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
         let (status, _) = call(&app, Method::POST, &history, None, Some(&staff), Some(entry.clone())).await;

@@ -40,6 +40,8 @@ pub async fn list_all(state: &RouterState, request: Request) -> AppResult<Respon
     let url = RequestUrl::from_parts(&parts);
     let pairs = QueryPairs::parse(parts.uri.query().unwrap_or(""))?.0;
     let mut params = QueryPairs(pairs.clone()).into_params();
+    // Only a blank `type` reaches here: the same as none.
+    params.allow("type");
     let page = PageRequest::from_params(&mut params);
     let filter = shared::catalog::filter_from_params(&mut params, common_search_params().iter());
     params.finish().map_err(|e| match e {
@@ -57,13 +59,12 @@ pub async fn list_all(state: &RouterState, request: Request) -> AppResult<Respon
     })?;
     let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
     let window = page.offset + page.limit;
+    // A valid page that the merge cannot reach: like a page past the end of a
+    // DRF list, it is not found (a 400 would call a well-formed request wrong).
     if window > MAX_WINDOW {
-        let mut errors = shared::FieldErrors::new();
-        errors.add(
-            "page",
-            format!("the all-types list reaches the first {MAX_WINDOW} items; add `?type=` to page further"),
-        );
-        return Err(AppError::InvalidParameters(errors));
+        return Err(AppError::NotFound(format!(
+            "the all-types list reaches the first {MAX_WINDOW} items; add `?type=` to page further"
+        )));
     }
 
     let mut query: Vec<(String, String)> =

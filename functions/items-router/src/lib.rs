@@ -135,7 +135,9 @@ pub fn router(state: RouterState) -> Router {
 /// `?type=` forwards to that type's function; no type fans out to all of them.
 async fn list(State(state): State<RouterState>, request: Request) -> AppResult<Response> {
     let pairs = shared::extract::QueryPairs::parse(request.uri().query().unwrap_or(""))?.0;
-    let types: Vec<&String> = pairs.iter().filter(|(k, _)| k == "type").map(|(_, v)| v).collect();
+    // A blank value is the parameter left out, as for every list parameter.
+    let types: Vec<&String> =
+        pairs.iter().filter(|(k, v)| k == "type" && !v.trim().is_empty()).map(|(_, v)| v).collect();
     match types.as_slice() {
         [] => fanout::list_all(&state, request).await,
         [item_type] => match state.route(item_type)? {

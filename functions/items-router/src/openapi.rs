@@ -2,17 +2,31 @@
 
 use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
 use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use shared::catalog::common_search_params;
+use shared::catalog::list_parameters;
 use shared::openapi::{
     document, empty_response, json_body, json_response, path_param, problem_response, query_param, schema_ref, secured,
     with_common_errors,
 };
 
 use crate::fanout::Unavailable;
+
+/// A type's schemas by the names its service's document gives them (`Book` ...).
+fn title(item_type: &str) -> String {
+    let mut chars = item_type.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+fn create_schema(item_type: &str) -> String {
+    format!("{}Create", title(item_type))
+}
+
+fn patch_schema(item_type: &str) -> String {
+    format!("{}Patch", title(item_type))
+}
 
 pub fn openapi() -> OpenApi {
     let tag = "items";
@@ -21,34 +35,38 @@ pub fn openapi() -> OpenApi {
         .property("type", String::schema())
         .description(Some("An item of any type: the fields of that type's schema (Book, Laptop, Mobile, Clothes)"))
         .into();
-    let mut list = OperationBuilder::new()
-        .tag(tag)
-        .operation_id(Some("list_items"))
-        .summary(Some("List items of one type, or of all types merged newest first"))
-        .parameter(query_param(
-            "type",
-            "Item type: book, laptop, mobile, clothes (or a configured fallback type)",
-            String::schema(),
-        ))
-        .parameter(query_param("page", "Page number, from 1", u64::schema()))
-        .parameter(query_param("page_size", "Items per page, 1 to 100 (default 20)", u64::schema()))
-        .response(
-            "200",
-            json_response(
-                "One page; with no type, `unavailable` names services that did not answer",
-                schema_ref("ItemsPage"),
+    // The four built-in types; a deployment may configure more (FALLBACK_ITEM_TYPES).
+    let types = ["book", "laptop", "mobile", "clothes"];
+    let list = list_parameters(
+        OperationBuilder::new()
+            .tag(tag)
+            .operation_id(Some("list_items"))
+            .summary(Some("List items of one type, or of all types merged newest first"))
+            .parameter(query_param(
+                "type",
+                "Item type; without it every type, merged",
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(types)).into(),
+            ))
+            .response(
+                "200",
+                json_response(
+                    "One page; with no type, `unavailable` names services that did not answer",
+                    schema_ref("ItemsPage"),
+                ),
+            )
+            .response(
+                "404",
+                problem_response("Without `type`: a page past the first 1000 items, which is all the merge reaches"),
             ),
-        );
-    for p in common_search_params() {
-        list = list.parameter(query_param(p.name, p.description, String::schema()));
-    }
+        &[],
+    );
     let create = secured(
         OperationBuilder::new()
             .tag(tag)
             .operation_id(Some("create_item"))
             .summary(Some("Create an item of the type named in the body (staff)"))
             .request_body(Some(json_body(
-                ObjectBuilder::new().property("type", String::schema()).required("type").into(),
+                types.iter().fold(OneOfBuilder::new(), |one_of, t| one_of.item(schema_ref(&create_schema(t)))).into(),
                 Some(
                     json!({ "name": "Clean Code", "type": "book", "author": "Robert Martin", "isbn": "9780132350884" }),
                 ),
@@ -56,6 +74,7 @@ pub fn openapi() -> OpenApi {
             .response("201", json_response("Created by the type's service", any_item.clone()))
             .response("401", problem_response("No valid token"))
             .response("403", problem_response("Not staff"))
+            .response("413", problem_response("Body too large"))
             .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),
     );
@@ -69,10 +88,16 @@ pub fn openapi() -> OpenApi {
     let read = id_op("get").response("200", json_response("The item", any_item.clone()));
     let update = secured(
         id_op("update")
-            .request_body(Some(json_body(ObjectBuilder::new().into(), Some(json!({ "stock": 5 })))))
+            .description(Some("The body is the patch of the item's type, which the id's prefix names"))
+            .request_body(Some(json_body(
+                types.iter().fold(AnyOfBuilder::new(), |any_of, t| any_of.item(schema_ref(&patch_schema(t)))).into(),
+                Some(json!({ "stock": 5 })),
+            )))
             .response("200", json_response("The updated item", any_item.clone()))
             .response("401", problem_response("No valid token"))
             .response("403", problem_response("Not staff"))
+            .response("413", problem_response("Body too large"))
+            .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),
     );
     let delete = secured(

@@ -12,20 +12,28 @@ pub struct Laptop;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct LaptopAttributes {
+    #[schema(schema_with = shared::openapi::text::<100>)]
     pub brand: String,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<100>)]
     pub model: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<100>)]
     pub cpu: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 4_096)]
     pub ram_gb: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub storage_gb: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 7.0, maximum = 21.0)]
     pub screen_size_inches: Option<f64>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<100>)]
     pub gpu: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<50>)]
     pub os: Option<String>,
 }
 

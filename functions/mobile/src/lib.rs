@@ -12,20 +12,28 @@ pub struct Mobile;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct MobileAttributes {
+    #[schema(schema_with = shared::openapi::text::<100>)]
     pub brand: String,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<100>)]
     pub model: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = shared::openapi::optional_text::<50>)]
     pub os: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 2.0, maximum = 10.0)]
     pub screen_size_inches: Option<f64>,
     #[serde(default)]
+    #[schema(minimum = 0.1, maximum = 500.0)]
     pub camera_mp: Option<f64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 4_096)]
     pub storage_gb: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 64)]
     pub ram_gb: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 100, maximum = 30_000)]
     pub battery_mah: Option<i64>,
 }
 

@@ -2,34 +2,92 @@
 //! is left out: API Gateway never routes it.
 
 use serde_json::json;
-use utoipa::PartialSchema;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, PathItem};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::{OpenApi, PathsBuilder, RefOr};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Required};
 
 use shared::openapi::{
-    document, header_param, json_body, json_response, page_schema, path_param, problem_response, query_param,
-    schema_of, schema_ref, secured, with_common_errors,
+    PLAIN_TEXT_PATTERN, closed, document, integer, json_body, json_response, nullable, one_of_strings, page_schema,
+    paged, path_param, problem_response, query_param, schema_of, schema_ref, secured, string, with_common_errors,
 };
 
 use crate::model::{
-    CheckoutBody, DeliveryOption, DeliveryOptionView, DeliveryOptions, OrderLine, OrderRecord, OrderStatus,
-    ShippingAddress,
+    COUNTRIES, CheckoutBody, DeliveryOption, DeliveryOptionView, DeliveryOptions, MAX_REDEEM_POINTS, OrderLine,
+    OrderRecord, OrderStatus, ShippingAddress,
 };
 
 const TAG: &str = "orders";
 
-fn integer(min: i64, max: i64) -> RefOr<Schema> {
-    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min as f64)).maximum(Some(max as f64)).into()
+/// The `Idempotency-Key` header: 1 to 100 visible ASCII characters.
+pub fn idempotency_key_schema() -> RefOr<Schema> {
+    string(1, 100, Some("^[!-~]+$")).into()
 }
 
 fn idempotency_key() -> Parameter {
-    header_param(
-        "Idempotency-Key",
-        "1 to 100 visible ASCII characters, new for each checkout. Repeating a checkout with the same key and \
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::True)
+        .description(Some(
+            "1 to 100 visible ASCII characters, new for each checkout. Repeating a checkout with the same key and \
              body answers the first answer again (header `Idempotent-Replayed: true`) and places no second order.",
-        true,
-    )
+        ))
+        .schema(Some(idempotency_key_schema()))
+        .build()
+}
+
+/// A shipping address as `model::address` checks it.
+fn address_input() -> RefOr<Schema> {
+    let text = |max: usize| string(1, max, Some(PLAIN_TEXT_PATTERN));
+    // Blank optional text is as good as leaving it out.
+    let optional = |max: usize, pattern: &str| {
+        ObjectBuilder::new().schema_type(nullable(Type::String)).max_length(Some(max)).pattern(Some(pattern))
+    };
+    closed(ObjectBuilder::new())
+        .property("name", text(100))
+        .required("name")
+        .property("line1", text(200))
+        .required("line1")
+        .property("line2", optional(200, r"^[^\x00-\x1F\x7F-\x9F]*$"))
+        .property("city", text(100))
+        .required("city")
+        .property("postal_code", string(1, 16, Some("^[A-Za-z0-9 -]*[A-Za-z0-9-][A-Za-z0-9 -]*$")))
+        .required("postal_code")
+        .property(
+            "country",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(COUNTRIES.split_whitespace()))
+                .description(Some("ISO 3166-1 alpha-2")),
+        )
+        .required("country")
+        .property(
+            "phone",
+            optional(30, r"^(?: *|[ +\-().]*(?:[0-9][ +\-().]*){5,})$")
+                .description(Some("At least 5 digits; digits, spaces and + - ( ) .")),
+        )
+        .into()
+}
+
+/// A checkout: pickup without an address, the others with one.
+fn checkout_input() -> RefOr<Schema> {
+    let points = || {
+        integer(0, MAX_REDEEM_POINTS)
+            .schema_type(nullable(Type::Integer))
+            .description(Some("VIP customers only: at most the balance and the amount due"))
+    };
+    let pickup = closed(ObjectBuilder::new())
+        .property("delivery_option", one_of_strings(["pickup"]))
+        .required("delivery_option")
+        .property("shipping_address", ObjectBuilder::new().schema_type(Type::Null))
+        .property("redeem_points", points());
+    let delivered = closed(ObjectBuilder::new())
+        .property("delivery_option", one_of_strings(["standard", "express"]))
+        .required("delivery_option")
+        .property("shipping_address", schema_ref("ShippingAddressInput"))
+        .required("shipping_address")
+        .property("redeem_points", points());
+    OneOfBuilder::new().item(pickup).item(delivered).into()
 }
 
 /// An operation for customers: a registered or VIP token (or staff).
@@ -45,21 +103,20 @@ fn order(description: &str) -> utoipa::openapi::Response {
 pub fn openapi() -> OpenApi {
     let not_yours = || problem_response("No such order, or not yours");
     let peer_nonsense = || problem_response("Another service answered something this service cannot use");
-    let mut list = customer_op(
-        "list_orders",
-        "Your orders, newest first (staff: everyone's); a page in the Django REST framework shape",
+    let list = paged(
+        customer_op(
+            "list_orders",
+            "Your orders, newest first (staff: everyone's); a page in the Django REST framework shape",
+        )
+        .parameter(query_param("status", "Only orders in this status", schema_ref("OrderStatus")))
+        .parameter(query_param(
+            "customer_id",
+            "Staff only (403 for others): one customer's orders",
+            string(0, 100, None).into(),
+        )),
     )
-    .parameter(query_param("status", "Only orders in this status", schema_ref("OrderStatus")))
-    .parameter(query_param("customer_id", "Staff only: one customer's orders", String::schema()));
-    for (name, description, schema) in [
-        ("page", "Page number, from 1", integer(1, 1_000_000)),
-        ("page_size", "Orders per page, 1 to 100 (default 20)", integer(1, 100)),
-        ("offset", "Start of a window (instead of page)", integer(0, 1000)),
-        ("limit", "Size of a window; offset + limit ≤ 1000", integer(0, 1000)),
-    ] {
-        list = list.parameter(query_param(name, description, schema));
-    }
-    let list = list.response("200", json_response("One page of orders", page_schema("OrderRecord")));
+    .response("200", json_response("One page of orders", page_schema("OrderRecord")))
+    .response("403", problem_response("`customer_id` from someone who is not staff"));
 
     let checkout = customer_op(
         "checkout",
@@ -67,7 +124,7 @@ pub fn openapi() -> OpenApi {
     )
     .parameter(idempotency_key())
     .request_body(Some(json_body(
-        schema_ref("CheckoutBody"),
+        schema_ref("CheckoutInput"),
         Some(json!({
             "delivery_option": "standard",
             "shipping_address": {
@@ -85,12 +142,13 @@ pub fn openapi() -> OpenApi {
              be redeemed; or the key is in use by a checkout in progress or was used for another body",
         ),
     )
+    .response("413", problem_response("Body too large"))
     .response("415", problem_response("The body is not JSON"))
     .response(
         "422",
         problem_response(
-            "Invalid fields, listed per field (`shipping_address.country`); or more points than the balance or the \
-             amount due",
+            "Invalid fields, listed per field (`shipping_address.country`); points from a customer who is not VIP; \
+             or more points than the balance or the amount due",
         ),
     )
     .response("502", peer_nonsense());
@@ -114,7 +172,13 @@ pub fn openapi() -> OpenApi {
     .parameter(path_param("id", "Order id"))
     .response("200", order("The cancelled order"))
     .response("404", not_yours())
-    .response("409", problem_response("The order is shipped, delivered or refunded"))
+    .response(
+        "409",
+        problem_response(
+            "The order is shipped, delivered or refunded; or another request is changing its payment (send it \
+             again to finish)",
+        ),
+    )
     .response("502", peer_nonsense());
 
     let refund =
@@ -127,7 +191,13 @@ pub fn openapi() -> OpenApi {
         .response("401", problem_response("No valid token"))
         .response("403", problem_response("Not staff"))
         .response("404", problem_response("No such order"))
-        .response("409", problem_response("The order is not shipped or delivered"))
+        .response(
+            "409",
+            problem_response(
+                "The order is not shipped or delivered; or another request is changing its payment (send it again \
+                 to finish)",
+            ),
+        )
         .response("502", peer_nonsense());
 
     let paths = PathsBuilder::new()
@@ -148,6 +218,8 @@ pub fn openapi() -> OpenApi {
             schema_of::<DeliveryOption>(),
             schema_of::<ShippingAddress>(),
             schema_of::<CheckoutBody>(),
+            ("CheckoutInput".into(), checkout_input()),
+            ("ShippingAddressInput".into(), address_input()),
             schema_of::<DeliveryOptions>(),
             schema_of::<DeliveryOptionView>(),
         ],

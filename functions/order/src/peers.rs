@@ -298,6 +298,12 @@ pub async fn refund_payment(state: &OrderState, order_id: &str, reason: &str) ->
     match answer.status() {
         StatusCode::OK | StatusCode::CREATED => Ok(true),
         StatusCode::NOT_FOUND => Ok(false),
+        // Another request holds the payment: the undo stays pending, and the
+        // caller's retry finishes it.
+        StatusCode::CONFLICT => Err(Error::conflict(format!(
+            "the payment could not be undone yet ({}); send the request again to finish",
+            answer.detail()
+        ))),
         _ => Err(answer.unexpected()),
     }
 }

@@ -81,8 +81,9 @@ async fn list(
         status
     });
     let customer_id = params.text("customer_id", 100);
+    // A well-formed filter this caller may not use: refused as such, not as a bad request.
     if customer_id.is_some() && !customer.staff {
-        params.add_error("customer_id", "only staff filter by customer; you see your own orders");
+        return Err(AppError::Forbidden("only staff filter by customer; you see your own orders".into()).into());
     }
     let page = PageRequest::from_params(&mut params);
     params.finish()?;

@@ -85,11 +85,10 @@ fn replay(p: &PaymentRecord) -> Option<Response> {
     }
 }
 
+/// Another request holds the payment's lease: a conflict with work in progress
+/// (like a key still being processed), not an outage of this service.
 fn busy() -> PayError {
-    PayError::App(AppError::Unavailable {
-        detail: "another request is changing this payment; retry shortly".into(),
-        retry_after_secs: 1,
-    })
+    PayError::App(AppError::Conflict("another request is changing this payment; retry shortly".into()))
 }
 
 fn processor_unavailable(what: &str, attempts: u32) -> PayError {

@@ -2,57 +2,22 @@
 //! is left out: API Gateway never routes it.
 
 use serde_json::json;
-use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, PathItem};
-use utoipa::openapi::{OpenApi, PathsBuilder};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::ToSchema;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Required, Schema};
 
 use shared::openapi::{
-    document, header_param, json_body, json_response, page_schema, path_param, problem_response, query_param,
-    schema_of, schema_ref, secured, with_common_errors,
+    EMAIL_PATTERN, PLAIN_TEXT_PATTERN, closed, document, integer, json_body, json_response, nullable, one_of_strings,
+    page_schema, paged, path_param, problem_response, query_param, schema_of, schema_ref, secured, string,
+    with_common_errors,
 };
 
 use crate::domain::{
-    CardSummary, Method, PaymentState, PaymentView, RefundKind, RefundRequest, RefundStatus, RefundView,
+    CardSummary, MAX_EMAIL_CHARS, MAX_EXPIRY_YEARS, MAX_HOLDER_CHARS, MAX_KEY_CHARS, MAX_REASON_CHARS, Method,
+    PaymentState, PaymentView, RefundKind, RefundRequest, RefundStatus, RefundView, current_year_month,
 };
 use crate::processor::TEST_CARDS;
-
-// Documentation only: the handlers read these bodies field by field, so that no
-// validation message can ever quote a card number.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-/// A payment for one order; `card` with method `card`, `wallet` with method `wallet`.
-struct CreatePayment {
-    /// The order to pay (`order_...`); the amount and currency are the order's.
-    order_id: String,
-    method: Method,
-    card: Option<CardInput>,
-    wallet: Option<WalletInput>,
-}
-
-#[allow(dead_code)]
-#[derive(ToSchema)]
-/// A card. Only its brand and last four digits are kept.
-struct CardInput {
-    /// 12 to 19 digits passing the Luhn check; spaces and dashes are ignored.
-    #[schema(example = "4242 4242 4242 4242")]
-    number: String,
-    /// 1 to 12.
-    exp_month: u32,
-    /// Four digits, not in the past and at most 20 years ahead.
-    exp_year: i32,
-    /// 3 or 4 digits, as a string.
-    #[schema(example = "123")]
-    cvc: String,
-    holder: Option<String>,
-}
-
-#[allow(dead_code)]
-#[derive(ToSchema)]
-/// A PayPal-style wallet, charged at once.
-struct WalletInput {
-    #[schema(example = "buyer@example.com")]
-    email: String,
-}
 
 #[allow(dead_code)]
 #[derive(ToSchema)]
@@ -73,15 +38,75 @@ struct DeclineProblem {
 }
 
 fn idempotency_key(what: &str) -> Parameter {
-    header_param(
-        "Idempotency-Key",
-        format!(
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::True)
+        .description(Some(format!(
             "Required (400 without it): 1 to 100 visible ASCII characters, unique per {what}. The same key with \
              the same body answers the first answer again (status and body); with another body, 409."
-        ),
-        true,
-    )
+        )))
+        .schema(Some(string(1, MAX_KEY_CHARS, Some("^[!-~]+$"))))
+        .build()
 }
+
+/// What `PaymentRequest::parse` accepts: the method's own part and no other.
+/// The card number's Luhn check digit and the expiry against today's month are
+/// checked too; JSON Schema can say the first only as a pattern.
+fn create_payment_input() -> RefOr<Schema> {
+    let order_id = || string(1, 100, Some(ORDER_ID_PATTERN)).description(Some("The order's id (`order_<ULID>`)"));
+    let absent = || ObjectBuilder::new().schema_type(Type::Null);
+    let payment = |method: &str| {
+        closed(ObjectBuilder::new())
+            .property("order_id", order_id())
+            .required("order_id")
+            .property("method", one_of_strings([method]))
+            .required("method")
+            .property("card", absent())
+            .property("wallet", absent())
+    };
+    OneOfBuilder::new()
+        .item(payment("card").property("card", schema_ref("CardInput")).required("card"))
+        .item(payment("wallet").property("wallet", schema_ref("WalletInput")).required("wallet"))
+        .item(payment("cash_on_delivery"))
+        .item(payment("points"))
+        .into()
+}
+
+/// A card that has not expired today: this year from this month on, or a later year.
+fn card_input() -> RefOr<Schema> {
+    let (year, month) = current_year_month();
+    let card = |years: ObjectBuilder, months: ObjectBuilder| {
+        closed(ObjectBuilder::new())
+            .property(
+                "number",
+                string(12, 40, Some(r"^[ -]*(?:[0-9][ -]*){12,19}$"))
+                    .description(Some("12 to 19 digits with a valid check digit; spaces and dashes allowed")),
+            )
+            .required("number")
+            .property("exp_month", months)
+            .required("exp_month")
+            .property("exp_year", years)
+            .required("exp_year")
+            .property("cvc", string(3, 4, Some("^[0-9]{3,4}$")))
+            .required("cvc")
+            .property(
+                "holder",
+                ObjectBuilder::new()
+                    .schema_type(nullable(Type::String))
+                    .max_length(Some(MAX_HOLDER_CHARS))
+                    .pattern(Some(r"^[^\x00-\x1F\x7F-\x9F]*$")),
+            )
+    };
+    let whole = |min: i64, max: i64| integer(min, max);
+    OneOfBuilder::new()
+        .item(card(whole(year.into(), year.into()), whole(month.into(), 12)))
+        .item(card(whole(i64::from(year) + 1, i64::from(year + MAX_EXPIRY_YEARS)), whole(1, 12)))
+        .into()
+}
+
+/// An order id: `order_` and a ULID.
+const ORDER_ID_PATTERN: &str = "^order_[0-7][0-9A-HJKMNP-TV-Z]{25}$";
 
 fn op(id: &str, summary: &str) -> OperationBuilder {
     with_common_errors(secured(OperationBuilder::new().tag("payments").operation_id(Some(id)).summary(Some(summary))))
@@ -134,6 +159,7 @@ pub fn openapi() -> OpenApi {
                              body; or a request with the key is still in progress",
                         ),
                     )
+                    .response("413", problem_response("Body too large"))
                     .response("415", problem_response("The body is not JSON"))
                     .response(
                         "422",
@@ -149,10 +175,8 @@ pub fn openapi() -> OpenApi {
             "/api/payments/",
             PathItem::new(
                 HttpMethod::Get,
-                op("list_payments", "Your payments (staff: everyone's), newest first")
-                    .parameter(query_param("order_id", "Only this order's payments", String::schema()))
-                    .parameter(query_param("page", "Page number, from 1", u64::schema()))
-                    .parameter(query_param("page_size", "1 to 100 (default 20)", u64::schema()))
+                paged(op("list_payments", "Your payments (staff: everyone's), newest first"))
+                    .parameter(query_param("order_id", "Only this order's payments", string(0, 100, None).into()))
                     .response("200", json_response("A page of payments", page_schema("PaymentView"))),
             ),
         )
@@ -175,7 +199,12 @@ pub fn openapi() -> OpenApi {
                     .response("200", payment("Captured (or already captured)"))
                     .response("403", problem_response("Not staff"))
                     .response("404", problem_response("No such payment"))
-                    .response("409", problem_response("The payment is not an authorized card payment"))
+                    .response(
+                        "409",
+                        problem_response(
+                            "The payment is not an authorized card payment, or another request is changing it",
+                        ),
+                    )
                     .response("502", problem_response("The processor refused the capture")),
             ),
         )
@@ -192,7 +221,7 @@ pub fn openapi() -> OpenApi {
                     .parameter(path_param("id", "Payment id"))
                     .parameter(idempotency_key("refund"))
                     .request_body(Some(json_body(
-                        schema_ref("RefundRequest"),
+                        schema_ref("RefundInput"),
                         Some(json!({ "amount": 500, "reason": "one item arrived damaged" })),
                     )))
                     .response("201", payment("The payment, listing the refund"))
@@ -200,9 +229,17 @@ pub fn openapi() -> OpenApi {
                     .response("404", problem_response("No such payment"))
                     .response(
                         "409",
-                        problem_response("Nothing to refund (declined, failed, voided, refunded); key reused"),
+                        problem_response(
+                            "Nothing to refund (declined, failed, voided, refunded); key reused; or another \
+                             request is changing the payment",
+                        ),
                     )
-                    .response("422", problem_response("More than is left to refund, or a partial void"))
+                    .response("413", problem_response("Body too large"))
+                    .response("415", problem_response("The body is not JSON"))
+                    .response(
+                        "422",
+                        problem_response("Invalid fields; or more than is left to refund, or a partial void"),
+                    )
                     .response("502", problem_response("The processor or VIP service refused the refund")),
             ),
         )
@@ -218,10 +255,30 @@ pub fn openapi() -> OpenApi {
             schema_of::<PaymentState>(),
             schema_of::<RefundKind>(),
             schema_of::<RefundStatus>(),
-            schema_of::<CreatePayment>(),
-            schema_of::<CardInput>(),
-            schema_of::<WalletInput>(),
+            ("CreatePayment".into(), create_payment_input()),
+            ("CardInput".into(), card_input()),
+            (
+                "WalletInput".into(),
+                closed(ObjectBuilder::new())
+                    .property("email", string(3, MAX_EMAIL_CHARS, Some(EMAIL_PATTERN)))
+                    .required("email")
+                    .into(),
+            ),
             schema_of::<RefundRequest>(),
+            (
+                "RefundInput".into(),
+                closed(ObjectBuilder::new())
+                    .property(
+                        "amount",
+                        ObjectBuilder::new()
+                            .schema_type(nullable(Type::Integer))
+                            .minimum(Some(1))
+                            .description(Some("Minor units; the rest of the captured amount when left out")),
+                    )
+                    .property("reason", string(1, MAX_REASON_CHARS, Some(PLAIN_TEXT_PATTERN)))
+                    .required("reason")
+                    .into(),
+            ),
             schema_of::<DeclineProblem>(),
         ],
     )

@@ -2,16 +2,16 @@
 //! `/internal/shipments` is left out: API Gateway never routes it.
 
 use serde_json::json;
-use utoipa::PartialSchema;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-use utoipa::openapi::{OpenApi, PathsBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Schema};
 
 use shared::openapi::{
-    document, json_body, json_response, page_schema, path_param, problem_response, query_param, schema_of, schema_ref,
-    secured, with_common_errors,
+    PLAIN_TEXT_PATTERN, TEXT_PATTERN, closed, document, json_body, json_response, nullable, page_schema, paged,
+    path_param, problem_response, query_param, schema_of, schema_ref, secured, string, with_common_errors,
 };
 
-use crate::domain::{DeliveryOption, EventInput, Status};
+use crate::domain::{DeliveryOption, EventInput, MAX_KEY_CHARS, MAX_LOCATION_CHARS, MAX_NOTE_CHARS, Status};
 use crate::routes::{Shipment, ShipmentEvent, Tracking};
 
 fn op(id: &str, summary: &str) -> OperationBuilder {
@@ -22,17 +22,31 @@ fn signed_in(id: &str, summary: &str) -> OperationBuilder {
     secured(op(id, summary)).response("401", problem_response("No token, or a token that is not valid"))
 }
 
+/// What `EventInput::validate` accepts: texts are trimmed, may not be blank, and
+/// hold no control characters (a note may hold tabs and line breaks).
+fn event_input() -> RefOr<Schema> {
+    let text = |max: usize, pattern: &str| string(1, max, Some(pattern)).schema_type(nullable(Type::String));
+    closed(ObjectBuilder::new())
+        .property("status", schema_ref("Status"))
+        .required("status")
+        .property("location", text(MAX_LOCATION_CHARS, PLAIN_TEXT_PATTERN))
+        .property("note", text(MAX_NOTE_CHARS, TEXT_PATTERN))
+        .property(
+            "idempotency_key",
+            text(MAX_KEY_CHARS, PLAIN_TEXT_PATTERN).description(Some("The same key again records the event once")),
+        )
+        .into()
+}
+
 pub fn openapi() -> OpenApi {
     let paths = PathsBuilder::new()
         .path(
             "/api/shipping/",
             PathItem::new(
                 HttpMethod::Get,
-                signed_in("list_shipments", "Your shipments, newest first (staff: everyone's)")
+                paged(signed_in("list_shipments", "Your shipments, newest first (staff: everyone's)"))
                     .parameter(query_param("status", "Only shipments in this status", schema_ref("Status")))
-                    .parameter(query_param("order_id", "Only the shipment of this order", String::schema()))
-                    .parameter(query_param("page", "Page number, from 1", u64::schema()))
-                    .parameter(query_param("page_size", "Results per page, 1 to 100 (default 20)", u64::schema()))
+                    .parameter(query_param("order_id", "Only the shipment of this order", string(0, 100, None).into()))
                     .response("200", json_response("A page of shipments", page_schema("Shipment"))),
             ),
         )
@@ -75,7 +89,7 @@ pub fn openapi() -> OpenApi {
                 ))
                 .parameter(path_param("id", "Shipment id"))
                 .request_body(Some(json_body(
-                    schema_ref("EventInput"),
+                    schema_ref("EventInputBody"),
                     Some(json!({
                         "status": "in_transit",
                         "location": "Leeds sorting hub",
@@ -101,6 +115,7 @@ pub fn openapi() -> OpenApi {
                          idempotency key recorded another event, or the order or paying service refused",
                     ),
                 )
+                .response("413", problem_response("Body too large"))
                 .response("415", problem_response("The body is not JSON"))
                 .response("422", problem_response("Invalid or unknown fields, listed per field"))
                 .response("502", problem_response("Another service answered something this one cannot use")),
@@ -117,6 +132,7 @@ pub fn openapi() -> OpenApi {
             schema_of::<Status>(),
             schema_of::<DeliveryOption>(),
             schema_of::<EventInput>(),
+            ("EventInputBody".into(), event_input()),
         ],
     )
 }

@@ -3,37 +3,20 @@
 
 use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{OpenApi, PathsBuilder, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    document, json_body, json_response, path_param, problem_response, query_param, schema_ref, secured,
-    with_common_errors,
+    PLAIN_TEXT_PATTERN, closed, document, integer, json_body, json_response, one_of_strings, paged, path_param,
+    problem_response, query_param, schema_ref, secured, string, with_common_errors,
 };
 
-use crate::domain::{EntryKind, LedgerEntry, NextTier, RedeemInput, StaffPointsInput, VipCustomer};
+use crate::domain::{EntryKind, LedgerEntry, MAX_KEY_CHARS, MAX_POINTS, MAX_REASON_CHARS, NextTier, VipCustomer};
 use crate::routes::{PointsResult, TierList};
 use crate::tiers::{Benefits, Tier, TierName};
 
 const TAG: &str = "vip";
-
-fn integer(min: i64, max: i64) -> RefOr<Schema> {
-    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min as f64)).maximum(Some(max as f64)).into()
-}
-
-fn paged(operation: OperationBuilder) -> OperationBuilder {
-    let mut operation = operation;
-    for (name, description, schema) in [
-        ("page", "Page number, from 1", integer(1, 1_000_000)),
-        ("page_size", "Entries per page, 1 to 100 (default 20)", integer(1, 100)),
-        ("offset", "Start of a window (instead of page)", integer(0, 1000)),
-        ("limit", "Size of a window; offset + limit ≤ 1000", integer(0, 1000)),
-    ] {
-        operation = operation.parameter(query_param(name, description, schema));
-    }
-    operation
-}
 
 fn vip_only(operation: OperationBuilder) -> OperationBuilder {
     secured(operation)
@@ -87,6 +70,7 @@ pub fn openapi() -> OpenApi {
             .response("200", json_response("A retry: the entry made the first time", schema_ref("LedgerEntry")))
             .response("404", problem_response("The caller is not enrolled"))
             .response("409", problem_response("Not enough points, or the key was used for another request"))
+            .response("413", problem_response("Body too large"))
             .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),
     );
@@ -121,6 +105,7 @@ pub fn openapi() -> OpenApi {
             .response("200", json_response("A retry: the entry made the first time", schema_ref("PointsResult")))
             .response("404", problem_response("Not a VIP member"))
             .response("409", problem_response("The key was used for another request"))
+            .response("413", problem_response("Body too large"))
             .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),
     );
@@ -158,12 +143,42 @@ pub fn openapi() -> OpenApi {
             schema_of::<VipCustomer>(),
             schema_of::<EntryKind>(),
             schema_of::<LedgerEntry>(),
-            schema_of::<RedeemInput>(),
-            schema_of::<StaffPointsInput>(),
+            ("RedeemInput".to_string(), change_input(None, integer(1, MAX_POINTS).into())),
+            ("StaffPointsInput".to_string(), staff_points_input()),
             schema_of::<PointsResult>(),
             ("VipPoints".to_string(), vip_points),
             ("LedgerEntryPage".to_string(), shared::openapi::page_schema("LedgerEntry")),
             ("VipCustomerPage".to_string(), shared::openapi::page_schema("VipCustomer")),
         ],
     )
+}
+
+/// A points change as `domain::Change::new` checks it; `kind` is none for a
+/// redeem, whose kind the route gives.
+fn change_input(kind: Option<&str>, points: RefOr<Schema>) -> RefOr<Schema> {
+    let text = |max: usize| string(1, max, Some(PLAIN_TEXT_PATTERN));
+    let mut object = closed(ObjectBuilder::new());
+    if let Some(kind) = kind {
+        object = object.property("kind", one_of_strings([kind])).required("kind");
+    }
+    object
+        .property("points", points)
+        .required("points")
+        .property("reason", text(MAX_REASON_CHARS))
+        .required("reason")
+        .property(
+            "idempotency_key",
+            text(MAX_KEY_CHARS).description(Some("A retry with the same key and body returns the first entry")),
+        )
+        .required("idempotency_key")
+        .into()
+}
+
+/// Staff earn 1 to 1,000,000 points, or adjust by any non-zero amount up to that.
+fn staff_points_input() -> RefOr<Schema> {
+    let adjustment = AnyOfBuilder::new().item(integer(-MAX_POINTS, -1)).item(integer(1, MAX_POINTS));
+    OneOfBuilder::new()
+        .item(change_input(Some("earn"), integer(1, MAX_POINTS).into()))
+        .item(change_input(Some("adjust"), adjustment.into()))
+        .into()
 }

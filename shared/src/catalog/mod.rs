@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-pub use docs::openapi;
+pub use docs::{input_schema, list_parameters, openapi};
 pub use search::filter_from_params;
 pub use search::{ParamKind, SearchParam, common_search_params};
 pub use validate::{check_optional_text, check_range, check_required_text};

@@ -55,7 +55,7 @@ impl SearchParam {
     }
 }
 
-const TEXT_MAX: usize = 100;
+pub(crate) const TEXT_MAX: usize = 100;
 
 /// Parameters every item type accepts.
 pub fn common_search_params() -> &'static [SearchParam] {
