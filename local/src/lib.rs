@@ -5,9 +5,11 @@
 pub mod template;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::routing::{any_service, get};
 use fixtures::transactions::{Api, Shop, Tokens};
 use shared::auth::TokenKeys;
@@ -130,8 +132,9 @@ impl Functions {
 }
 
 /// The function's Router behind a fresh request holding only what API Gateway
-/// passes on (method, URI, headers, body): the local server's own routing state
-/// (its path parameters) must not reach the function's extractors.
+/// passes on (method, URI, headers, body, and a request context with the
+/// client's address): the local server's own routing state (its path
+/// parameters) must not reach the function's extractors.
 fn as_gateway_would_send(
     router: Router,
 ) -> impl tower::Service<
@@ -149,9 +152,21 @@ fn as_gateway_would_send(
             *fresh.uri_mut() = parts.uri;
             *fresh.version_mut() = parts.version;
             *fresh.headers_mut() = parts.headers;
+            if let Some(context) = gateway_context(&parts.extensions) {
+                fresh.extensions_mut().insert(context);
+            }
             tower::ServiceExt::oneshot(router, fresh).await
         }
     })
+}
+
+/// The request context API Gateway gives a function, with the connection's peer
+/// address (served with `into_make_service_with_connect_info`) as `sourceIp`.
+fn gateway_context(extensions: &http::Extensions) -> Option<lambda_http::request::RequestContext> {
+    let ConnectInfo(peer) = extensions.get::<ConnectInfo<SocketAddr>>()?;
+    let mut context = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(peer.ip().to_string());
+    Some(lambda_http::request::RequestContext::ApiGatewayV2(context))
 }
 
 /// The API document of every function, merged. `/api/customers/` and

@@ -45,7 +45,8 @@ async fn serve(env: Env) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
         customers::DEMO_STAFF_PASSWORD,
         customers::DEMO_CUSTOMER_PASSWORD
     );
-    axum::serve(listener, app)
+    // Functions see each client's address, as API Gateway gives it them.
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

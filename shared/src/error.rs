@@ -83,6 +83,11 @@ pub enum AppError {
     UnsupportedMediaType(String),
     /// 422: well-formed JSON whose fields fail validation.
     Validation(FieldErrors),
+    /// 429: too many attempts (failed logins); allowed again after the given seconds.
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u32,
+    },
     /// 503: a dependency is down; the client may retry after the given seconds.
     Unavailable {
         detail: String,
@@ -108,6 +113,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -126,7 +132,7 @@ impl AppError {
             Self::InvalidParameters(e) => ("some query parameters are invalid".into(), Some(e.clone())),
             Self::Validation(e) => ("some fields are invalid".into(), Some(e.clone())),
             Self::MethodNotAllowed => ("this method is not allowed on this resource".into(), None),
-            Self::Unavailable { detail, .. } => (detail.clone(), None),
+            Self::TooManyRequests { detail, .. } | Self::Unavailable { detail, .. } => (detail.clone(), None),
             Self::Internal(_) => ("an internal error occurred; it has been logged".into(), None),
         };
         Problem {
@@ -159,7 +165,7 @@ impl IntoResponse for AppError {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         match &self {
-            Self::Unavailable { retry_after_secs, .. } => {
+            Self::TooManyRequests { retry_after_secs, .. } | Self::Unavailable { retry_after_secs, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::Unauthorized(_) => {

@@ -31,3 +31,14 @@ pub fn finish(router: Router) -> Router {
 pub async fn run_lambda(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(router).await
 }
+
+/// The client's address as API Gateway saw it (its request context; the local
+/// server gives each function the same). Never a header: clients can forge those.
+pub fn source_ip(extensions: &http::Extensions) -> Option<String> {
+    match extensions.get::<lambda_http::request::RequestContext>()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        // Other event sources, should a build enable them, carry no address we use.
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}

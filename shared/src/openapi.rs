@@ -119,6 +119,19 @@ pub fn problem_response(description: &str) -> utoipa::openapi::Response {
         .build()
 }
 
+/// A problem that says, in `Retry-After`, how many seconds to wait.
+pub fn problem_with_retry_after(description: &str) -> utoipa::openapi::Response {
+    let seconds = utoipa::openapi::header::HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+        .description(Some("Seconds to wait before trying again"))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .header("Retry-After", seconds)
+        .content(PROBLEM_JSON, ContentBuilder::new().schema(Some(schema_ref("Problem"))).build())
+        .build()
+}
+
 pub fn empty_response(description: &str) -> utoipa::openapi::Response {
     ResponseBuilder::new().description(description).build()
 }
@@ -183,7 +196,7 @@ pub fn secured(operation: OperationBuilder) -> OperationBuilder {
 pub fn with_common_errors(operation: OperationBuilder) -> OperationBuilder {
     operation
         .response("400", problem_response("Malformed request or invalid query parameters"))
-        .response("503", problem_response("A dependency is unavailable; retry after `Retry-After` seconds"))
+        .response("503", problem_with_retry_after("A dependency is unavailable; retry after `Retry-After` seconds"))
 }
 
 /// A document holding `paths` and the shared components (problem schema, bearer

@@ -350,3 +350,42 @@ pub async fn create_item(app: &Router, base: &str, body: Value) -> (StatusCode, 
     let (status, _, json) = send(app, Method::POST, base, Some(&staff_token()), Some(body)).await;
     (status, json)
 }
+
+/// Every log line of the process, captured at TRACE, for tests that check what
+/// must never be logged. Installs the process-wide subscriber: one such test
+/// per test binary. `json` writes the lines as Lambda does.
+#[derive(Clone, Default)]
+pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    pub fn install(json: bool) -> Self {
+        let logs = Self::default();
+        let writer = logs.clone();
+        let builder = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone());
+        if json {
+            builder.json().init()
+        } else {
+            builder.init()
+        }
+        logs
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -13,8 +13,8 @@ use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
 use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Required, Response, Schema};
 
 use shared::openapi::{
-    closed, document, json_body, json_response, one_of_strings, problem_response, schema_ref, secured, string,
-    with_common_errors,
+    closed, document, json_body, json_response, one_of_strings, problem_response, problem_with_retry_after, schema_ref,
+    secured, string, with_common_errors,
 };
 
 /// Paths the router answers itself; every other `/api/customers` path is forwarded.
@@ -125,7 +125,14 @@ pub fn openapi() -> OpenApi {
                     .response("403", problem_response("Email not confirmed yet"))
                     .response("413", problem_response("Body too large"))
                     .response("415", problem_response("Body is not JSON"))
-                    .response("422", problem_response("Unknown or missing fields")),
+                    .response("422", problem_response("Unknown or missing fields"))
+                    .response(
+                        "429",
+                        problem_with_retry_after(
+                            "Too many failed logins for this email or from this address (5 per email, 50 per address in \
+                             15 minutes by default); the lockout ends after `Retry-After` seconds",
+                        ),
+                    ),
             ),
         )
         .path(

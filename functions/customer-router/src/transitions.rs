@@ -122,8 +122,12 @@ async fn guest_session(
 pub async fn login(State(state): State<CustomerRouterState>, request: Request) -> AppResult<Response> {
     let (parts, body) = request.into_parts();
     require_json(&parts)?;
-    let credentials = json_object(body).await?;
+    let mut credentials = json_object(body).await?;
     only_fields(&credentials, &["email", "password"])?;
+    // Failed logins are limited per source address too.
+    if let Some(source) = shared::http_app::source_ip(&parts.extensions) {
+        credentials.insert("source".into(), Value::from(source));
+    }
     let (status, who, response) = call_json(
         &state,
         &state.functions.registered,

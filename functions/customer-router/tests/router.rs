@@ -49,6 +49,7 @@ async fn stack() -> Stack {
         mail_dir: mail_dir.clone(),
         verification_ttl_secs: 3600,
         public_base_url: "http://shop.test".into(),
+        login_limits: Default::default(),
     };
     let registered_state = registered_customer::RegisteredState::new(&registered_config, keys()).unwrap();
     let accounts = vec![

@@ -3,37 +3,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use http::{Method, StatusCode};
 use serde_json::json;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn card_numbers_never_reach_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = shared::testing::CapturedLogs::install(false);
 
     for url in transaction_store_urls("paying_logs").await {
         let shop = shop(&url, false);
@@ -63,7 +39,7 @@ async fn card_numbers_never_reach_the_logs() {
         }
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("retrying with the same key"), "the logs were captured: {logs}");
     assert!(logs.contains("payment refunded"), "the logs were captured");
     for number in [GOOD, DECLINED, NO_FUNDS, ALWAYS_DOWN, FIRST_DOWN, UNSUPPORTED] {

@@ -9,6 +9,7 @@
 
 pub mod domain;
 pub mod fixtures;
+pub mod login_limits;
 pub mod mailer;
 pub mod openapi;
 pub mod routes;
@@ -25,6 +26,7 @@ use shared::store::StoreUrl;
 
 pub use routes::router;
 
+use crate::login_limits::LoginLimits;
 use crate::mailer::{FileMailer, Mailer};
 use crate::store::Store;
 
@@ -37,6 +39,7 @@ pub struct Config {
     pub verification_ttl_secs: i64,
     /// Base of the links in mails, e.g. `https://shop.example.com`.
     pub public_base_url: String,
+    pub login_limits: LoginLimits,
 }
 
 impl Config {
@@ -64,6 +67,7 @@ impl Config {
                 .unwrap_or("http://localhost:8000")
                 .trim_end_matches('/')
                 .to_string(),
+            login_limits: LoginLimits::from_env(env)?,
         })
     }
 }
@@ -75,6 +79,7 @@ pub struct RegisteredState {
     pub keys: Arc<TokenKeys>,
     pub verification_ttl_secs: i64,
     pub public_base_url: String,
+    pub login_limits: LoginLimits,
 }
 
 impl FromRef<RegisteredState> for Arc<TokenKeys> {
@@ -97,6 +102,7 @@ impl RegisteredState {
             keys,
             verification_ttl_secs: config.verification_ttl_secs,
             public_base_url: config.public_base_url.clone(),
+            login_limits: config.login_limits,
         })
     }
 }

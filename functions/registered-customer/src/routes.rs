@@ -26,6 +26,7 @@ use crate::RegisteredState;
 use crate::domain::{
     AddressInput, Email, Preferences, check_password, check_phone, decoy_hash, hash_password, verify_password,
 };
+use crate::login_limits::Attempt;
 use crate::mailer::Mail;
 use crate::store::{Account, Created, HistoryEntry, NewAccount};
 
@@ -524,15 +525,19 @@ async fn sign_up(State(state): State<RegisteredState>, JsonObject(body): JsonObj
 struct Credentials {
     email: String,
     password: String,
+    /// The client's address as API Gateway saw it, added by the customer router.
+    #[serde(default)]
+    source: Option<String>,
 }
 
 /// The customer router's login step. Unknown emails and wrong passwords get the same
-/// answer after the same amount of work.
+/// answer after the same amount of work, and count the same against the limits.
 async fn authenticate(
     State(state): State<RegisteredState>,
     Json(credentials): Json<Credentials>,
 ) -> AppResult<axum::Json<Value>> {
-    let wrong = || AppError::Unauthorized("the email or the password is wrong".into());
+    let attempt = Attempt::new(&credentials.email, credentials.source.as_deref());
+    attempt.check(&state.store, &state.login_limits).await?;
     let account = match Email::parse(&credentials.email) {
         Ok(email) => state.store.account_by_email(email.as_str()).await?,
         Err(_) => None,
@@ -540,7 +545,11 @@ async fn authenticate(
     let hash = account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| decoy_hash().to_string());
     let password = credentials.password;
     let matches = blocking(move || verify_password(&password, &hash)).await?;
-    let account = account.filter(|_| matches).ok_or_else(wrong)?;
+    let Some(account) = account.filter(|_| matches) else {
+        attempt.failed(&state.store, &state.login_limits).await?;
+        return Err(AppError::Unauthorized("the email or the password is wrong".into()));
+    };
+    attempt.succeeded(&state.store).await?;
     if account.email_verified_at.is_none() {
         return Err(AppError::Forbidden("confirm your email address first; we sent you a link".into()));
     }

@@ -437,6 +437,47 @@ impl Store {
             .map_err(sqlx_error)?;
         Ok(done.rows_affected() > 0)
     }
+
+    /// When the failed logins counted against `subject` since `since` happened, oldest first.
+    pub async fn login_failures(&self, subject: &str, since: i64) -> AppResult<Vec<i64>> {
+        let rows =
+            sqlx::query("SELECT failed_at FROM login_failures WHERE subject = ? AND failed_at > ? ORDER BY failed_at")
+                .bind(subject)
+                .bind(since)
+                .fetch_all(self.pool().await?)
+                .await
+                .map_err(sqlx_error)?;
+        rows.iter().map(|row| row.try_get::<i64, _>(0)).collect::<Result<_, _>>().map_err(sqlx_error)
+    }
+
+    /// Counts one failed login against each subject, and forgets theirs from before `forget_before`.
+    pub async fn add_login_failure(&self, subjects: &[&str], at: i64, forget_before: i64) -> AppResult<()> {
+        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        for subject in subjects {
+            sqlx::query("INSERT INTO login_failures (subject, failed_at) VALUES (?, ?)")
+                .bind(*subject)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_error)?;
+            sqlx::query("DELETE FROM login_failures WHERE subject = ? AND failed_at < ?")
+                .bind(*subject)
+                .bind(forget_before)
+                .execute(&mut *tx)
+                .await
+                .map_err(sqlx_error)?;
+        }
+        tx.commit().await.map_err(sqlx_error)
+    }
+
+    pub async fn clear_login_failures(&self, subject: &str) -> AppResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE subject = ?")
+            .bind(subject)
+            .execute(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(())
+    }
 }
 
 async fn insert_verification(

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use axum::Router;
 use http::{Method, StatusCode};
+use registered_customer::login_limits::LoginLimits;
 use registered_customer::mailer::{FileMailer, Mail, Mailer};
 use registered_customer::{Config, RegisteredState, router};
 use serde_json::{Value, json};
@@ -40,12 +41,17 @@ struct Service {
 }
 
 fn service(url: StoreUrl, verification_ttl_secs: i64) -> Service {
+    service_with_limits(url, verification_ttl_secs, LoginLimits::default())
+}
+
+fn service_with_limits(url: StoreUrl, verification_ttl_secs: i64, login_limits: LoginLimits) -> Service {
     let config = Config {
         store: url,
         max_connections: 2,
         mail_dir: std::env::temp_dir(),
         verification_ttl_secs,
         public_base_url: "http://shop.test".into(),
+        login_limits,
     };
     let outbox = Arc::new(Outbox::default());
     let state = RegisteredState::with_mailer(&config, Arc::new(TokenKeys::development()), outbox.clone()).unwrap();
@@ -412,4 +418,62 @@ async fn the_file_mailer_writes_one_file_per_message() {
     assert_eq!(files.len(), 1);
     let text = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
     assert!(text.contains("To: ada@example.com") && text.contains("token=abc"));
+}
+
+/// One login attempt as the customer router sends it; the status and the Retry-After.
+async fn authenticate(s: &Service, email: &str, password: &str, source: &str) -> (StatusCode, Option<u64>) {
+    let body = json!({ "email": email, "password": password, "source": source });
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri("/internal/registered/authenticate")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(s.app.clone(), request).await.unwrap();
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
+    (response.status(), retry_after)
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_email_and_the_source_until_the_window_passes() {
+    for url in relational_store_urls("registered_login_limits").await {
+        // A long window, so that no failure leaves it while the test runs however slow
+        // the machine; expiry is shown with a second service on the same store below.
+        let limits = LoginLimits { per_account: 3, per_source: 5, window_secs: 3600 };
+        let s = service_with_limits(url.clone(), 3600, limits);
+        verified_customer(&s, "ada@example.com").await;
+        verified_customer(&s, "bob@example.com").await;
+        let home = "198.51.100.7";
+
+        // A right password forgets earlier failures of the account.
+        for _ in 0..2 {
+            assert_eq!(authenticate(&s, "ada@example.com", "wrong horse 1", home).await.0, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(authenticate(&s, "ada@example.com", PASSWORD, home).await.0, StatusCode::OK);
+        for _ in 0..3 {
+            assert_eq!(authenticate(&s, "ADA@example.com", "wrong horse 1", home).await.0, StatusCode::UNAUTHORIZED);
+        }
+        // Locked: even the right password is refused, from anywhere, with a Retry-After.
+        let (status, retry_after) = authenticate(&s, "ada@example.com", PASSWORD, "192.0.2.1").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(matches!(retry_after, Some(3500..=3600)), "{retry_after:?}");
+        // Other accounts are not locked; an unknown email locks like a known one.
+        assert_eq!(authenticate(&s, "bob@example.com", PASSWORD, "192.0.2.1").await.0, StatusCode::OK);
+        for _ in 0..3 {
+            assert_eq!(authenticate(&s, "nobody@example.com", "x", "192.0.2.2").await.0, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(authenticate(&s, "nobody@example.com", "x", "192.0.2.3").await.0, StatusCode::TOO_MANY_REQUESTS);
+
+        // The home address has 5 failures now (2 + 3): every email from it is refused.
+        let (status, retry_after) = authenticate(&s, "bob@example.com", PASSWORD, home).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(retry_after.is_some());
+        assert_eq!(authenticate(&s, "bob@example.com", PASSWORD, "192.0.2.9").await.0, StatusCode::OK);
+
+        // The lockouts expire once the failures are older than the window.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let s = service_with_limits(url, 3600, LoginLimits { window_secs: 1, ..limits });
+        assert_eq!(authenticate(&s, "ada@example.com", PASSWORD, home).await.0, StatusCode::OK);
+        assert_eq!(authenticate(&s, "bob@example.com", PASSWORD, home).await.0, StatusCode::OK);
+    }
 }
