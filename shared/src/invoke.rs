@@ -110,15 +110,35 @@ impl LambdaInvoker {
     }
 
     async fn client(&self) -> &aws_sdk_lambda::Client {
-        self.client
-            .get_or_init(|| async {
-                // The SDK's default HTTPS client sets TCP_NODELAY (aws-smithy-http-client
-                // 1.5+); without it every Invoke could wait ~40 ms on delayed ACKs.
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-                aws_sdk_lambda::Client::new(&config)
-            })
-            .await
+        self.client.get_or_init(|| async { lambda_client(|name| std::env::var(name).ok()) }).await
     }
+}
+
+/// The Lambda client as a function's environment configures it. Invoking only
+/// ever happens inside Lambda (or `cargo lambda watch` and `sam local`, which set
+/// the same variables), where the execution role's credentials and the region
+/// are environment variables; reading just those, rather than the SDK's whole
+/// default chain (profiles, SSO, STS, IMDS), keeps that chain's code out of the
+/// routers' zips. `AWS_ENDPOINT_URL_LAMBDA` (or `AWS_ENDPOINT_URL`) points the
+/// client at a local Invoke endpoint.
+fn lambda_client(var: impl Fn(&str) -> Option<String>) -> aws_sdk_lambda::Client {
+    use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
+    let set = |name: &str| var(name).filter(|v| !v.is_empty());
+    let region = set("AWS_REGION").or_else(|| set("AWS_DEFAULT_REGION"));
+    let mut config =
+        aws_sdk_lambda::Config::builder().behavior_version(BehaviorVersion::latest()).region(region.map(Region::new));
+    // Lambda sets these once per execution environment; without them the SDK
+    // answers each call with a "no credentials" error.
+    if let (Some(key), Some(secret)) = (set("AWS_ACCESS_KEY_ID"), set("AWS_SECRET_ACCESS_KEY")) {
+        config =
+            config.credentials_provider(Credentials::new(key, secret, set("AWS_SESSION_TOKEN"), None, "environment"));
+    }
+    // The SDK's default HTTPS client sets TCP_NODELAY (aws-smithy-http-client
+    // 1.5+); without it every Invoke could wait ~40 ms on delayed ACKs.
+    if let Some(endpoint) = set("AWS_ENDPOINT_URL_LAMBDA").or_else(|| set("AWS_ENDPOINT_URL")) {
+        config = config.endpoint_url(endpoint);
+    }
+    aws_sdk_lambda::Client::from_conf(config.build())
 }
 
 #[async_trait]
@@ -264,6 +284,48 @@ pub fn from_apigw_response(payload: &[u8]) -> Result<Response<Bytes>, InvokeErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The client reads region, credentials and endpoint from the environment
+    /// given, signs its calls, and reaches a local Invoke endpoint.
+    #[tokio::test]
+    async fn the_lambda_client_invokes_the_endpoint_its_environment_names() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let endpoint = Router::new().route(
+            "/2015-03-31/functions/{name}/invocations",
+            axum::routing::post(
+                move |axum::extract::Path(name): axum::extract::Path<String>, headers: HeaderMap, body: Bytes| {
+                    let log = log.clone();
+                    async move {
+                        let event: Value = serde_json::from_slice(&body).unwrap();
+                        let signed = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                        log.lock().unwrap().push((name, event["rawPath"].clone(), signed.to_string()));
+                        axum::Json(json!({ "statusCode": 200, "headers": {}, "body": "pong" }))
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, endpoint).await.unwrap() });
+
+        let env = HashMap::from([
+            ("AWS_REGION", "eu-west-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "AKIDLOCAL".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "local-secret".to_string()),
+            ("AWS_ENDPOINT_URL_LAMBDA", format!("http://{address}")),
+        ]);
+        let client = lambda_client(|name| env.get(name).cloned());
+        assert_eq!(client.config().region().map(|r| r.as_ref()), Some("eu-west-1"));
+        let invoker = LambdaInvoker { client: OnceCell::new_with(Some(client)) };
+        let request = Request::builder().uri("/api/books/").body(Bytes::new()).unwrap();
+        let response = invoker.invoke("book", request).await.unwrap();
+        assert_eq!(response.body().as_ref(), b"pong");
+        let seen = seen.lock().unwrap();
+        assert_eq!((seen[0].0.as_str(), &seen[0].1), ("book", &json!("/api/books/")));
+        assert!(seen[0].2.starts_with("AWS4-HMAC-SHA256 Credential=AKIDLOCAL/"), "{}", seen[0].2);
+        assert!(seen[0].2.contains("/eu-west-1/lambda/"), "{}", seen[0].2);
+    }
 
     #[tokio::test]
     async fn late_bound_invoker_reaches_functions_bound_after_it_was_handed_out() {
