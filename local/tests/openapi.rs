@@ -104,20 +104,7 @@ fn operation_ids_are_unique_and_every_reference_resolves() {
             assert!(ids.insert(id.to_string()), "operation id {id} twice");
         }
     }
-    fn refs(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                if let Some(Value::String(r)) = map.get("$ref") {
-                    out.push(r.clone());
-                }
-                map.values().for_each(|v| refs(v, out));
-            }
-            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-            _ => {}
-        }
-    }
-    let mut found = Vec::new();
-    refs(&doc, &mut found);
+    let found = shared::testing::schema_refs(&doc);
     for r in found {
         let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{r}"));
         assert!(doc["components"]["schemas"].get(name).is_some(), "{r} does not resolve");

@@ -389,3 +389,22 @@ impl std::io::Write for CapturedLogs {
         Ok(())
     }
 }
+
+/// Every `$ref` in an API document, for tests that check each one resolves.
+pub fn schema_refs(doc: &Value) -> Vec<String> {
+    fn collect(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r.clone());
+                }
+                map.values().for_each(|v| collect(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    collect(doc, &mut found);
+    found
+}

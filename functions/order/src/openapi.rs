@@ -228,7 +228,6 @@ pub fn openapi() -> OpenApi {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
 
     #[test]
     fn documents_every_public_route_and_resolves_every_reference() {
@@ -251,20 +250,7 @@ mod tests {
             assert!(checkout["responses"].get(status).is_some(), "checkout {status}");
         }
 
-        fn refs(value: &Value, out: &mut Vec<String>) {
-            match value {
-                Value::Object(map) => {
-                    if let Some(Value::String(r)) = map.get("$ref") {
-                        out.push(r.clone());
-                    }
-                    map.values().for_each(|v| refs(v, out));
-                }
-                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-                _ => {}
-            }
-        }
-        let mut found = Vec::new();
-        refs(&doc, &mut found);
+        let found = shared::testing::schema_refs(&doc);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for r in found {
             let name = r.trim_start_matches("#/components/schemas/");

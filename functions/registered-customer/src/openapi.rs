@@ -309,16 +309,7 @@ pub fn openapi() -> OpenApi {
         .property("email_verified", bool::schema())
         .required("email_verified")
         .into();
-    let address_page = ObjectBuilder::new()
-        .property("count", u64::schema())
-        .required("count")
-        .property("next", <Option<String>>::schema())
-        .required("next")
-        .property("previous", <Option<String>>::schema())
-        .required("previous")
-        .property("results", ArrayBuilder::new().items(schema_ref("Address")))
-        .required("results")
-        .into();
+    let address_page = page_schema("Address");
     let profile_input = closed(ObjectBuilder::new())
         .property("name", optional_text::<200>())
         .property("phone", phone())

@@ -581,20 +581,7 @@ fn the_openapi_document_covers_the_public_routes_and_resolves_every_reference() 
     }
     assert!(paths.iter().all(|p| !p.starts_with("/internal")), "{paths:?}");
 
-    fn refs(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                if let Some(Value::String(r)) = map.get("$ref") {
-                    out.push(r.clone());
-                }
-                map.values().for_each(|v| refs(v, out));
-            }
-            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-            _ => {}
-        }
-    }
-    let mut found = Vec::new();
-    refs(&doc, &mut found);
+    let found = shared::testing::schema_refs(&doc);
     assert!(!found.is_empty());
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for r in found {
