@@ -133,8 +133,8 @@ fn lambda_client(var: impl Fn(&str) -> Option<String>) -> aws_sdk_lambda::Client
         config =
             config.credentials_provider(Credentials::new(key, secret, set("AWS_SESSION_TOKEN"), None, "environment"));
     }
-    // The SDK's default HTTPS client sets TCP_NODELAY (aws-smithy-http-client
-    // 1.5+); without it every Invoke could wait ~40 ms on delayed ACKs.
+    // TCP_NODELAY on: see crate::aws.
+    config = config.http_client(crate::aws::https_client());
     if let Some(endpoint) = set("AWS_ENDPOINT_URL_LAMBDA").or_else(|| set("AWS_ENDPOINT_URL")) {
         config = config.endpoint_url(endpoint);
     }

@@ -2,6 +2,7 @@
 //! invoking other functions, pagination, money, ids and store plumbing.
 
 pub mod auth;
+pub mod aws;
 pub mod catalog;
 pub mod config;
 pub mod documents;
@@ -10,6 +11,7 @@ pub mod extract;
 pub mod http_app;
 pub mod ids;
 pub mod invoke;
+mod jwt_hmac;
 pub mod money;
 pub mod openapi;
 pub mod pagination;

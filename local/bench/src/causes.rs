@@ -8,17 +8,11 @@ pub fn init(_function: &str) -> String {
 pub fn zip(function: &str) -> String {
     match function {
         "items-router" => "Cause: the items router is the one function that links two large stacks together: the \
-            AWS SDK for Invoke (aws-sdk-lambda, the smithy runtime, hyper with h2, rustls on aws-lc; \
-            customer-router has just that and zips to about 2.3 MB) and, for its id registry and fallback \
-            catalog, the MongoDB driver (mongodb, bson, the hickory DNS resolver for `mongodb+srv` URLs, the \
-            Mozilla root certificates) plus SQLite for the embedded default. Already cut (5.24 MB before): ring \
-            no longer linked beside aws-lc (the MongoDB driver now uses aws-lc too), `RUST_LOG` read without a \
-            regex engine, debug and trace events compiled out of release builds, and the Lambda client built \
-            from the environment rather than aws-config's default chain (no STS, SSO, profile or IMDS code). \
-            `cargo lambda` already builds with `panic = \"abort\"`; `opt-level = \"z\"` measured 4.24 MB, \
-            not enough to be worth slower code. Next: ring instead of aws-lc everywhere (aws-lc is about 0.8 MB \
-            of the unstripped binary), or the registry and fallback catalog in a function of their own so the \
-            router links no database."
+            AWS SDK for Invoke (aws-sdk-lambda, the smithy runtime, hyper with h2, rustls; customer-router has just \
+            that) and, for its id registry and fallback catalog, the MongoDB driver (mongodb, bson, the hickory DNS \
+            resolver for `mongodb+srv` URLs, the Mozilla root certificates) plus SQLite for the embedded default. \
+            What is already cut is listed under the table. Next: the registry and fallback catalog in a function \
+            of their own, so that the router links no database."
             .into(),
         _ => String::new(),
     }

@@ -55,7 +55,10 @@ impl DynamoGuests {
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+                let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(shared::aws::https_client())
+                    .load()
+                    .await;
                 Client::new(&config)
             })
             .await

@@ -46,17 +46,28 @@ pub async fn backends(test: &str) -> Vec<Backend> {
     backends
 }
 
-/// A table of its own on the moto server (`DYNAMODB_TEST_ENDPOINT`).
-pub async fn dynamo_store(test: &str) -> Option<Arc<dyn GuestStore>> {
-    let endpoint = std::env::var("DYNAMODB_TEST_ENDPOINT")
+/// The moto server: `DYNAMODB_TEST_ENDPOINT`, by default `http://127.0.0.1:5000`.
+pub fn dynamo_endpoint() -> String {
+    std::env::var("DYNAMODB_TEST_ENDPOINT")
         .ok()
         .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| "http://127.0.0.1:5000".into());
+        .unwrap_or_else(|| "http://127.0.0.1:5000".into())
+}
+
+/// A table of its own on the moto server.
+pub async fn dynamo_store(test: &str) -> Option<Arc<dyn GuestStore>> {
+    let (store, _) = dynamo_store_via(test, &dynamo_endpoint()).await?;
+    Some(store)
+}
+
+/// A table of its own, created and used through `endpoint`; also the table's client.
+pub async fn dynamo_store_via(test: &str, endpoint: &str) -> Option<(Arc<dyn GuestStore>, Client)> {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
+        .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "guest-customer-tests"))
+        .http_client(shared::aws::https_client())
         .build();
     let client = Client::from_conf(config);
     let table = format!("guests-{test}-{}", shared::ids::new_id("t")).replace('_', "-");
@@ -78,7 +89,7 @@ pub async fn dynamo_store(test: &str) -> Option<Arc<dyn GuestStore>> {
     )
     .await;
     let why = match created {
-        Ok(Ok(_)) => return Some(Arc::new(DynamoGuests::with_client(client, &table))),
+        Ok(Ok(_)) => return Some((Arc::new(DynamoGuests::with_client(client.clone(), &table)), client)),
         Ok(Err(e)) => aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
         Err(_) => "no answer within 15 s".to_string(),
     };
