@@ -10,6 +10,8 @@ use tower::ServiceExt;
 use crate::auth::{CustomerType, Role, TokenKeys};
 use crate::store::StoreUrl;
 
+pub mod faults;
+
 /// A SQLite file of its own under the system temp dir, so tests run in parallel.
 pub fn temp_sqlite_url(name: &str) -> StoreUrl {
     let dir = std::env::temp_dir().join("shop-tests");

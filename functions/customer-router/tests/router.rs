@@ -131,6 +131,10 @@ fn customer_router(guest: Router, registered: Router, vip: Router) -> Router {
         .with("registered-customer", registered)
         .with("vip-customer", vip)
         .with("cart", cart_recorder());
+    router_over(invoker, Duration::from_secs(5))
+}
+
+fn router_over(invoker: InProcessInvoker, invoke_timeout: Duration) -> Router {
     let config = Config {
         functions: Functions {
             guest: "guest-customer".into(),
@@ -139,7 +143,7 @@ fn customer_router(guest: Router, registered: Router, vip: Router) -> Router {
             cart: "cart".into(),
         },
         token_ttl_secs: 600,
-        invoke_timeout: Duration::from_secs(5),
+        invoke_timeout,
     };
     router(CustomerRouterState::new(&config, Arc::new(invoker), keys()))
 }
@@ -515,5 +519,35 @@ async fn the_router_answers_for_paths_served_per_type_and_routes_before_it_check
         let (status, problem) =
             with_headers(&s.app, Method::POST, "/api/customers/upgrade", Some(&staff), &[], Some(bad.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn a_function_that_does_not_answer_is_cut_off_at_the_routers_deadline() {
+    let hanging = Router::new().fallback(|| async {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        StatusCode::OK
+    });
+    let invoker = InProcessInvoker::new()
+        .with("guest-customer", hanging.clone())
+        .with("registered-customer", hanging.clone())
+        .with("vip-customer", hanging);
+    let app = router_over(invoker, Duration::from_millis(300));
+    let vip = keys().issue("456", CustomerType::Vip, Role::Customer, 600);
+    for token in [None, Some(vip.as_str())] {
+        let started = std::time::Instant::now();
+        let mut request = http::Request::builder().uri("/api/customers/");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(axum::body::Body::empty()).unwrap();
+        let response = tower::ServiceExt::oneshot(app.clone(), request).await.unwrap();
+        // The function would take a minute; the router gives up at its own deadline.
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key("retry-after"));
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let problem: Value = serde_json::from_slice(&bytes).unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("300 ms"), "{problem}");
     }
 }

@@ -186,3 +186,22 @@ fn stock_of(doc: &BsonDocument) -> i64 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs without a MongoDB server: the real driver against a port nothing
+    /// listens on gives up at server selection, which callers see as a 503.
+    #[tokio::test]
+    async fn an_unreachable_server_is_unavailable_not_an_internal_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let store = MongoDocuments::new(&format!("mongodb://127.0.0.1:{port}/"), "books", "items", 1);
+        for result in [store.get("book_1").await.map(|_| ()), store.insert(Document::new()).await] {
+            match result {
+                Err(AppError::Unavailable { retry_after_secs, .. }) => assert!(retry_after_secs >= 1),
+                other => panic!("expected a 503, got {other:?}"),
+            }
+        }
+    }
+}

@@ -131,6 +131,49 @@ fn paying(fake: Fake) -> Router {
     )
 }
 
+/// Holds requests to paths containing `/stock` while armed, so a test can act
+/// between the moment a checkout asks for stock and the moment it gets it.
+#[derive(Clone, Default)]
+pub struct StockGate {
+    armed: Arc<AtomicBool>,
+    arrived: Arc<tokio::sync::Notify>,
+    open: Arc<tokio::sync::Notify>,
+}
+
+impl StockGate {
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits for the first held request.
+    pub async fn arrived(&self) {
+        self.arrived.notified().await;
+    }
+
+    /// Lets the held request (and every later one) through.
+    pub fn open(&self) {
+        self.armed.store(false, Ordering::SeqCst);
+        self.open.notify_one();
+    }
+
+    fn wrap(&self, inner: Router) -> Router {
+        let gate = self.clone();
+        Router::new().fallback(move |request: Request| {
+            let (inner, gate) = (inner.clone(), gate.clone());
+            async move {
+                if request.uri().path().contains("/stock") && gate.armed.load(Ordering::SeqCst) {
+                    gate.arrived.notify_one();
+                    gate.open.notified().await;
+                }
+                match inner.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                }
+            }
+        })
+    }
+}
+
 /// `inner`, except that paths starting with `prefix` answer 503 while `down` is set.
 fn switchable(inner: Router, down: Arc<AtomicBool>, prefix: &'static str) -> Router {
     Router::new().fallback(move |request: Request| {
@@ -170,6 +213,7 @@ pub struct World {
     pub items_down: Arc<AtomicBool>,
     /// Point redemptions fail while set.
     pub redeem_down: Arc<AtomicBool>,
+    pub stock_gate: StockGate,
     peers: InProcessInvoker,
     url: StoreUrl,
 }
@@ -222,9 +266,10 @@ impl World {
 
         let (shipping_fake, paying_fake) = (Fake::default(), Fake::default());
         let (items_down, redeem_down) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let stock_gate = StockGate::default();
         let peers = InProcessInvoker::new()
             .with("cart", cart.clone())
-            .with("items-router", switchable(items.clone(), items_down.clone(), "/api/items/"))
+            .with("items-router", stock_gate.wrap(switchable(items.clone(), items_down.clone(), "/api/items/")))
             .with("vip-customer", switchable(vip.clone(), redeem_down.clone(), "/api/customers/vip/points/redeem"))
             .with("shipping", shipping(shipping_fake.clone()))
             .with("paying", paying(paying_fake.clone()));
@@ -237,6 +282,7 @@ impl World {
             paying: paying_fake,
             items_down,
             redeem_down,
+            stock_gate,
             peers,
             url: url.clone(),
         };
@@ -246,8 +292,13 @@ impl World {
 
     /// Another instance of the order function on the same store and peers.
     pub fn order_app(&self, invoke_timeout: Duration) -> Router {
+        self.order_app_on(&self.url, invoke_timeout, Duration::from_secs(120))
+    }
+
+    /// An instance of the order function on `store` (the world's, or a way to it).
+    pub fn order_app_on(&self, store: &StoreUrl, invoke_timeout: Duration, checkout_lease: Duration) -> Router {
         let config = Config {
-            store: self.url.clone(),
+            store: store.clone(),
             max_connections: 2,
             functions: Functions {
                 cart: "cart".into(),
@@ -257,7 +308,7 @@ impl World {
                 paying: "paying".into(),
             },
             invoke_timeout,
-            checkout_lease: Duration::from_secs(120),
+            checkout_lease,
         };
         let invoker: Arc<dyn Invoker> = Arc::new(self.peers.clone());
         order::router(OrderState::new(&config, invoker, Arc::new(TokenKeys::development())).unwrap())
