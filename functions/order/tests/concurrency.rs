@@ -122,3 +122,116 @@ async fn a_retry_after_a_failed_peer_finishes_the_same_checkout_once() {
         assert_eq!(w.stock(&c.laptop).await, 2);
     }
 }
+
+/// One shopper's run: fill the cart, check out (retrying the same key on 503
+/// or "in progress", as a client would), and cancel every other order placed.
+/// Answers the orders that stand and how many were cancelled.
+async fn shop_and_sometimes_cancel(
+    w: std::sync::Arc<World>,
+    token: String,
+    scarce: String,
+    rare: String,
+    redeem: i64,
+    rounds: usize,
+) -> (Vec<serde_json::Value>, usize) {
+    let (mut kept, mut cancelled) = (Vec::new(), 0);
+    for round in 0..rounds {
+        let lines = [("book", &scarce, 1 + (round as i64 % 2)), ("mobile", &rare, 1)];
+        for (item_type, item_id, quantity) in lines {
+            let body = json!({ "item_type": item_type, "item_id": item_id, "quantity": quantity });
+            let added = call(&w.cart, Method::POST, "/api/cart/items", Some(&token), None, Some(body)).await;
+            assert!(matches!(added.status.as_u16(), 200 | 201 | 409), "{}", added.text);
+        }
+        if w.cart_lines(&token).await.is_empty() {
+            continue;
+        }
+        let key = format!("mixed-{round}");
+        let body = json!({ "delivery_option": "pickup", "redeem_points": redeem });
+        let mut answer = w.checkout(&token, &key, body.clone()).await;
+        for _ in 0..50 {
+            let in_progress = answer.status == StatusCode::CONFLICT && answer.text.contains("in progress");
+            if answer.status != StatusCode::SERVICE_UNAVAILABLE && !in_progress {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            answer = w.checkout(&token, &key, body.clone()).await;
+        }
+        match answer.status {
+            StatusCode::CREATED => {
+                if round % 2 == 1 {
+                    let done = w.post(&format!("/api/orders/{}/cancel", answer.id()), Some(&token), None).await;
+                    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+                    cancelled += 1;
+                } else {
+                    kept.push(answer.json);
+                }
+            }
+            StatusCode::CONFLICT => {
+                // Sold out (or points short): the cart is left for the next round.
+                let _ = call(&w.cart, Method::DELETE, "/api/cart/", Some(&token), None, None).await;
+            }
+            other => panic!("checkout answered {other}: {}", answer.text),
+        }
+    }
+    (kept, cancelled)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mixed_carts_checkouts_and_cancels_never_oversell_or_lose_points() {
+    for url in transaction_store_urls("order_mixed").await {
+        let w = std::sync::Arc::new(World::new(&url, "order_mixed").await);
+        let scarce = w
+            .create_item(json!({ "type": "book", "name": "Scarce", "author": "A. Writer", "price": 1000, "stock": 14 }))
+            .await;
+        let rare = w
+            .create_item(json!({ "type": "mobile", "name": "Rare", "brand": "Phone Co", "price": 50000, "stock": 6 }))
+            .await;
+        let vips: Vec<String> = (0..4).map(|n| format!("cust_vip_{n}")).collect();
+        for vip in &vips {
+            w.vip_member(vip, 1_000).await;
+        }
+        let mut shoppers: Vec<(String, String, i64)> =
+            (0..8).map(|n| (format!("cust_mixed_{n}"), registered(&format!("cust_mixed_{n}")), 0)).collect();
+        shoppers.extend(vips.iter().map(|id| (id.clone(), vip_token(id), 150)));
+
+        let runs = shoppers.iter().map(|(_, token, redeem)| {
+            let (w, token, scarce, rare) = (w.clone(), token.clone(), scarce.clone(), rare.clone());
+            tokio::spawn(shop_and_sometimes_cancel(w, token, scarce, rare, *redeem, 4))
+        });
+        let results: Vec<_> = futures::future::join_all(runs).await.into_iter().map(|r| r.unwrap()).collect();
+
+        // Stock: what the standing orders hold is exactly what left the shelf.
+        let held = |item: &str| -> i64 {
+            results
+                .iter()
+                .flat_map(|(kept, _)| kept)
+                .flat_map(|order| order["lines"].as_array().unwrap())
+                .filter(|line| line["item_id"] == item)
+                .map(|line| line["quantity"].as_i64().unwrap())
+                .sum()
+        };
+        let (scarce_left, rare_left) = (w.stock(&scarce).await, w.stock(&rare).await);
+        assert!(scarce_left >= 0 && rare_left >= 0, "{scarce_left} {rare_left}");
+        assert_eq!(scarce_left, 14 - held(&scarce), "book stock");
+        assert_eq!(rare_left, 6 - held(&rare), "mobile stock");
+
+        // Orders: each placed one is there once, standing or cancelled.
+        let kept: usize = results.iter().map(|(kept, _)| kept.len()).sum();
+        let cancelled: usize = results.iter().map(|(_, c)| *c).sum();
+        assert!(kept > 0 && cancelled > 0, "the load placed and cancelled orders: {kept} {cancelled}");
+        let staff = shared::testing::staff_token();
+        let count = |status: &str| {
+            let (w, staff) = (w.clone(), staff.clone());
+            let path = format!("/api/orders/?status={status}&page_size=100");
+            async move { w.get(&path, Some(&staff)).await.json["count"].as_u64().unwrap() as usize }
+        };
+        assert_eq!(count("pending_payment").await, kept);
+        assert_eq!(count("cancelled").await, cancelled);
+
+        // Points: each VIP spent exactly what their standing orders redeemed.
+        for (vip, (kept, _)) in vips.iter().zip(&results[8..]) {
+            let redeemed: i64 = kept.iter().map(|o| o["points_redeemed"].as_i64().unwrap()).sum();
+            assert_eq!(w.vip_balance(vip).await, 1_000 - redeemed, "{vip}");
+        }
+    }
+}
