@@ -121,7 +121,7 @@ impl Store {
     /// price snapshot. The whole line must fit the stock and the limits.
     pub async fn add(&self, owner: &Owner, item: &Snapshot, quantity: i64, limits: Limits) -> AppResult<()> {
         let now = now_secs();
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let cart_id = lock_cart(&mut tx, owner, true, now).await?.ok_or_else(|| AppError::internal("cart not made"))?;
         let lines = lines_of(&mut tx, &cart_id).await?;
         let existing = lines.iter().find(|l| l.item_id == item.item_id);
@@ -195,7 +195,7 @@ impl Store {
             return Err(stock_error(item_id, stock));
         }
         let now = now_secs();
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let not_in_cart = || AppError::NotFound(format!("item `{item_id}` is not in your cart"));
         let cart_id = lock_cart(&mut tx, owner, false, now).await?.ok_or_else(not_in_cart)?;
         let done =
@@ -216,7 +216,7 @@ impl Store {
     /// Removes a line; false when it was not there.
     pub async fn remove(&self, owner: &Owner, item_id: &str) -> AppResult<bool> {
         let now = now_secs();
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let Some(cart_id) = lock_cart(&mut tx, owner, false, now).await? else { return Ok(false) };
         let done = sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1 AND item_id = $2")
             .bind(&cart_id)
@@ -230,7 +230,7 @@ impl Store {
 
     /// Deletes the owner's cart and its lines; nothing to delete is fine.
     pub async fn clear(&self, owner: &Owner) -> AppResult<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         delete_cart(&mut tx, owner).await?;
         tx.commit().await.map_err(sqlx_error)
     }
@@ -244,7 +244,7 @@ impl Store {
         let now = now_secs();
         let guest = Owner::guest(guest_id);
         let customer = Owner::customer(customer_id);
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let Some(guest_cart) = lock_cart(&mut tx, &guest, false, now).await? else {
             return Ok(0);
         };

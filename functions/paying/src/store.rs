@@ -11,7 +11,7 @@ use shared::error::{AppError, AppResult};
 use shared::sql::{Database, Migrations};
 use shared::store::{StoreUrl, sqlx_error};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, Row};
 
 use crate::domain::{Method, PaymentState, RefundKind, RefundStatus};
 
@@ -149,10 +149,6 @@ impl Store {
 
     async fn pool(&self) -> AppResult<&AnyPool> {
         self.db.pool().await
-    }
-
-    async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
-        self.db.begin().await
     }
 
     /// Adds a new payment; false when the caller already used its Idempotency-Key
@@ -364,7 +360,7 @@ impl Store {
 
     /// Marks a refund done and writes the payment it changed, together.
     pub async fn complete_refund(&self, refund: &RefundRecord, p: &PaymentRecord) -> AppResult<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("UPDATE refunds SET status = $1, response_body = $2, updated_at = $3 WHERE id = $4")
             .bind(refund.status.as_str())
             .bind(&refund.response_body)

@@ -14,6 +14,9 @@ static MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 const MIGRATIONS: Migrations = Migrations { mysql: Some(&MYSQL), postgres: None, sqlite: &SQLITE };
 
+/// How many addresses one account may keep.
+pub const MAX_ADDRESSES: usize = 20;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Account {
     pub id: String,
@@ -167,8 +170,7 @@ impl Store {
             };
         }
         let now = now_secs();
-        let pool = self.pool().await?;
-        let mut tx = pool.begin().await.map_err(sqlx_error)?;
+        let mut tx = self.db.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO accounts (id, email, password_hash, role, customer_type, email_verified_at, name, phone, \
              preferences, guest_id, created_at, updated_at) VALUES (?, ?, ?, ?, 'registered', ?, ?, ?, ?, ?, ?, ?)",
@@ -216,7 +218,7 @@ impl Store {
     }
 
     pub async fn add_verification(&self, account_id: &str, token_hash: &str, expires_at: i64) -> AppResult<()> {
-        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        let mut tx = self.db.begin_write().await?;
         insert_verification(&mut tx, account_id, token_hash, expires_at).await?;
         tx.commit().await.map_err(sqlx_error)
     }
@@ -225,7 +227,7 @@ impl Store {
     /// unused and unexpired.
     pub async fn use_verification(&self, token_hash: &str) -> AppResult<Option<String>> {
         let now = now_secs();
-        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        let mut tx = self.db.begin_write().await?;
         let used = sqlx::query(
             "UPDATE verification_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
         )
@@ -302,7 +304,7 @@ impl Store {
 
     /// Deletes the account with its addresses, history and tokens.
     pub async fn delete_account(&self, id: &str) -> AppResult<()> {
-        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        let mut tx = self.db.begin_write().await?;
         for table in ["verification_tokens", "addresses", "customer_history"] {
             let sql = format!("DELETE FROM {table} WHERE account_id = ?");
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).execute(&mut *tx).await.map_err(sqlx_error)?;
@@ -367,7 +369,8 @@ impl Store {
     }
 
     /// Inserts or replaces an address; a new default takes the flag from the old one,
-    /// and an account's first address is its default for both uses.
+    /// and an account's first address is its default for both uses. An account
+    /// keeps at most [`MAX_ADDRESSES`].
     pub async fn save_address(
         &self,
         account_id: &str,
@@ -376,13 +379,21 @@ impl Store {
         is_new: bool,
     ) -> AppResult<Address> {
         let now = now_secs();
-        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        let mut tx = self.db.begin_write().await?;
+        // The account's row is the lock that orders its address writes, so the
+        // count and the default flags below are not raced (SQLite's write lock
+        // already orders them).
+        let lock = format!("SELECT id FROM accounts WHERE id = ?{}", self.db.engine().for_update());
+        sqlx::query(sqlx::AssertSqlSafe(lock)).bind(account_id).fetch_optional(&mut *tx).await.map_err(sqlx_error)?;
         let existing: i64 = sqlx::query("SELECT COUNT(*) FROM addresses WHERE account_id = ?")
             .bind(account_id)
             .fetch_one(&mut *tx)
             .await
             .and_then(|r| r.try_get(0))
             .map_err(sqlx_error)?;
+        if is_new && existing >= MAX_ADDRESSES as i64 {
+            return Err(AppError::Conflict(format!("an account keeps at most {MAX_ADDRESSES} addresses")));
+        }
         let first = is_new && existing == 0;
         let (shipping, billing) = (fields.is_default_shipping || first, fields.is_default_billing || first);
         for (flag, column) in [(shipping, "is_default_shipping"), (billing, "is_default_billing")] {
@@ -452,7 +463,7 @@ impl Store {
 
     /// Counts one failed login against each subject, and forgets theirs from before `forget_before`.
     pub async fn add_login_failure(&self, subjects: &[&str], at: i64, forget_before: i64) -> AppResult<()> {
-        let mut tx = self.pool().await?.begin().await.map_err(sqlx_error)?;
+        let mut tx = self.db.begin_write().await?;
         for subject in subjects {
             sqlx::query("INSERT INTO login_failures (subject, failed_at) VALUES (?, ?)")
                 .bind(*subject)

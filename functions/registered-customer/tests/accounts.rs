@@ -477,3 +477,31 @@ async fn failed_logins_lock_the_email_and_the_source_until_the_window_passes() {
         assert_eq!(authenticate(&s, "bob@example.com", PASSWORD, home).await.0, StatusCode::OK);
     }
 }
+
+/// Address writes read first (how many there are, which is the default) and then
+/// write; at once, on SQLite, such a transaction used to lose its snapshot to
+/// another writer and answer 503. Each now waits for the write lock instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_address_changes_all_land_with_one_default() {
+    for url in relational_store_urls("registered_address_race").await {
+        let s = service(url, 3600);
+        let (_, token) = verified_customer(&s, "race@example.com").await;
+        let saves = (0..8).map(|n| {
+            let (app, token) = (s.app.clone(), token.clone());
+            let body = json!({ "recipient": format!("R{n}"), "line1": format!("{n} Main St"), "city": "Springfield",
+                "postal_code": "12345", "country": "US", "is_default_shipping": n % 2 == 0 });
+            tokio::spawn(
+                async move { send(&app, Method::POST, "/api/customers/addresses", Some(&token), Some(body)).await },
+            )
+        });
+        for saved in futures::future::join_all(saves).await {
+            let (status, _, body) = saved.unwrap();
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (_, _, page) = send(&s.app, Method::GET, "/api/customers/addresses", Some(&token), None).await;
+        let addresses = page["results"].as_array().unwrap();
+        assert_eq!(addresses.len(), 8, "{page}");
+        let defaults = |flag: &str| addresses.iter().filter(|a| a[flag] == true).count();
+        assert_eq!((defaults("is_default_shipping"), defaults("is_default_billing")), (1, 1), "{page}");
+    }
+}
