@@ -281,6 +281,14 @@ pub async fn catalog_contract<K: crate::catalog::ItemKind>(url: StoreUrl) {
     assert_eq!(second["results"].as_array().unwrap().len(), 1);
     assert_eq!(second["results"][0]["id"], id, "newest first, so the first item comes last");
     assert_eq!(second["next"], Value::Null);
+    // The count is right whichever window tells it: a short last page, a full
+    // last page, and a page past the end.
+    assert_eq!(second["count"], 4);
+    let (_, _, full_last) = send(&app, Method::GET, &format!("{base}?page_size=2&page=2"), None, None).await;
+    assert_eq!((full_last["count"].clone(), full_last["results"].as_array().unwrap().len()), (json!(4), 2));
+    let (status, _, past_end) = send(&app, Method::GET, &format!("{base}?page_size=3&page=3"), None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((past_end["count"].clone(), past_end["results"].clone()), (json!(4), json!([])));
 
     // Stock is reserved atomically: twenty concurrent reservations of one unit when
     // five are left succeed exactly five times, and retries move nothing.

@@ -273,7 +273,7 @@ async fn list<K: ItemKind>(
     let filter = search::filter_from_params(&mut params, common_search_params().iter().chain(K::search_params()));
     params.finish()?;
     let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
-    let found = state.store.find(&filter, page.offset, page.limit).await?;
+    let found = state.store.find_json(&filter, page.offset, page.limit).await?;
     Ok(axum::Json(Page::new(found.documents, found.count, &page, &url)).into_response())
 }
 

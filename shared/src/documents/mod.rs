@@ -9,6 +9,7 @@ mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub use filter::{Condition, Filter, FilterValue, Op};
@@ -25,6 +26,14 @@ pub type Document = Map<String, Value>;
 pub struct Found {
     pub count: u64,
     pub documents: Vec<Document>,
+}
+
+/// [`Found`] with each document as its JSON text, for answers that pass the
+/// documents on unchanged (a page of a list).
+#[derive(Debug, Default)]
+pub struct FoundJson {
+    pub count: u64,
+    pub documents: Vec<Box<RawValue>>,
 }
 
 /// The outcome of a conditional stock change.
@@ -55,6 +64,19 @@ pub trait DocumentStore: Send + Sync {
     async fn replace(&self, doc: Document) -> AppResult<bool>;
     async fn delete(&self, id: &str) -> AppResult<bool>;
     async fn find(&self, filter: &Filter, offset: u64, limit: u64) -> AppResult<Found>;
+    /// [`DocumentStore::find`] with the documents as JSON text. A store that keeps
+    /// JSON text hands it over as it is, instead of parsing it into a map that
+    /// would only be written out again.
+    async fn find_json(&self, filter: &Filter, offset: u64, limit: u64) -> AppResult<FoundJson> {
+        let found = self.find(filter, offset, limit).await?;
+        let documents = found
+            .documents
+            .iter()
+            .map(serde_json::value::to_raw_value)
+            .collect::<Result<_, _>>()
+            .map_err(AppError::internal)?;
+        Ok(FoundJson { count: found.count, documents })
+    }
     /// Adds `delta` (negative to reserve) to the document's `stock` if the result is
     /// not negative, atomically, at most once per `key`.
     async fn change_stock(&self, id: &str, delta: i64, key: &str) -> AppResult<StockChange>;

@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::sqlite::SqlitePool;
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::OnceCell;
 
-use super::{Document, DocumentStore, Filter, FilterValue, Found, StockChange, id_of};
+use super::{Document, DocumentStore, Filter, FilterValue, Found, FoundJson, StockChange, id_of};
 use crate::error::{AppError, AppResult};
 use crate::store::sqlx_error;
 
@@ -31,6 +32,48 @@ impl SqliteDocuments {
             })
             .await?;
         Ok(&self.pool)
+    }
+
+    /// How many documents match, and the window's documents as stored, newest first.
+    async fn find_texts(&self, filter: &Filter, offset: u64, limit: u64) -> AppResult<(u64, Vec<String>)> {
+        let pool = self.pool().await?;
+        let (condition, params) = filter.to_sql();
+        // `condition` is built from field names checked by `Filter` and `?` placeholders only.
+        // The page and the count are two statements: `COUNT(*) OVER ()` in the page's
+        // statement makes SQLite read and sort every match instead of stopping at the
+        // page's end (measured: a third fewer requests/s on a list of 30).
+        let page_sql =
+            format!("SELECT doc FROM documents WHERE collection = ? AND {condition} ORDER BY id DESC LIMIT ? OFFSET ?");
+        let mut page_query = sqlx::query(AssertSqlSafe(page_sql)).bind(self.collection);
+        for param in &params {
+            page_query = bind(page_query, param);
+        }
+        let rows = page_query.bind(limit as i64).bind(offset as i64).fetch_all(pool).await.map_err(sqlx_error)?;
+        let texts: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+        // A window that is not full (and not past the end) is the last one: it
+        // tells the count, and the second statement is not needed.
+        let len = texts.len() as u64;
+        if len < limit && (len > 0 || offset == 0) {
+            return Ok((offset + len, texts));
+        }
+        let count_sql = format!("SELECT COUNT(*) FROM documents WHERE collection = ? AND {condition}");
+        let mut count_query = sqlx::query(AssertSqlSafe(count_sql)).bind(self.collection);
+        for param in &params {
+            count_query = bind(count_query, param);
+        }
+        let count: i64 = count_query.fetch_one(pool).await.map_err(sqlx_error)?.get(0);
+        Ok((count as u64, texts))
+    }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
+
+fn bind<'q>(query: SqliteQuery<'q>, param: &FilterValue) -> SqliteQuery<'q> {
+    match param {
+        FilterValue::Text(t) => query.bind(t.clone()),
+        FilterValue::Integer(i) => query.bind(*i),
+        FilterValue::Number(n) => query.bind(*n),
+        FilterValue::Bool(b) => query.bind(*b),
     }
 }
 
@@ -120,27 +163,18 @@ impl DocumentStore for SqliteDocuments {
     }
 
     async fn find(&self, filter: &Filter, offset: u64, limit: u64) -> AppResult<Found> {
-        let pool = self.pool().await?;
-        let (condition, params) = filter.to_sql();
-        // `condition` is built from field names checked by `Filter` and `?` placeholders only.
-        let count_sql = format!("SELECT COUNT(*) FROM documents WHERE collection = ? AND {condition}");
-        let page_sql =
-            format!("SELECT doc FROM documents WHERE collection = ? AND {condition} ORDER BY id DESC LIMIT ? OFFSET ?");
-        let mut count_query = sqlx::query(AssertSqlSafe(count_sql)).bind(self.collection);
-        let mut page_query = sqlx::query(AssertSqlSafe(page_sql)).bind(self.collection);
-        for param in params {
-            (count_query, page_query) = match param {
-                FilterValue::Text(t) => (count_query.bind(t.clone()), page_query.bind(t)),
-                FilterValue::Integer(i) => (count_query.bind(i), page_query.bind(i)),
-                FilterValue::Number(n) => (count_query.bind(n), page_query.bind(n)),
-                FilterValue::Bool(b) => (count_query.bind(b), page_query.bind(b)),
-            };
-        }
-        let page_query = page_query.bind(limit as i64).bind(offset as i64);
-        let count: i64 = count_query.fetch_one(pool).await.map_err(sqlx_error)?.get(0);
-        let rows = page_query.fetch_all(pool).await.map_err(sqlx_error)?;
-        let documents = rows.iter().map(|r| decode(r.get::<&str, _>(0))).collect::<AppResult<Vec<_>>>()?;
-        Ok(Found { count: count as u64, documents })
+        let (count, texts) = self.find_texts(filter, offset, limit).await?;
+        let documents = texts.iter().map(|text| decode(text)).collect::<AppResult<Vec<_>>>()?;
+        Ok(Found { count, documents })
+    }
+
+    async fn find_json(&self, filter: &Filter, offset: u64, limit: u64) -> AppResult<FoundJson> {
+        let (count, texts) = self.find_texts(filter, offset, limit).await?;
+        let documents = texts
+            .into_iter()
+            .map(|text| RawValue::from_string(text).map_err(|e| AppError::internal(format!("stored document: {e}"))))
+            .collect::<AppResult<Vec<_>>>()?;
+        Ok(FoundJson { count, documents })
     }
 
     async fn change_stock(&self, id: &str, delta: i64, key: &str) -> AppResult<StockChange> {
