@@ -71,6 +71,19 @@ fn python_scripts_dir() -> Option<PathBuf> {
     (!dir.is_empty()).then(|| PathBuf::from(dir))
 }
 
+/// `cargo-lambda`, installed with pip (with the `zig` it cross-links with) when
+/// missing, as `.ci/run` does.
+pub async fn ensure_cargo_lambda() -> Result<PathBuf, Error> {
+    if let Some(found) = find_tool("cargo-lambda") {
+        return Ok(found);
+    }
+    eprintln!("[bench] python3 -m pip install cargo-lambda ziglang");
+    let mut command = Command::new("python3");
+    command.args(["-m", "pip", "install", "--quiet", "cargo-lambda", "ziglang"]);
+    run_visible(command, "pip install cargo-lambda ziglang").await?;
+    find_tool("cargo-lambda").ok_or_else(|| "cargo-lambda was installed but is not found".into())
+}
+
 pub fn path_env() -> std::ffi::OsString {
     std::env::join_paths(search_path()).unwrap_or_default()
 }
@@ -95,9 +108,7 @@ fn file_size(path: &Path) -> Result<u64, Error> {
 }
 
 pub async fn zips(ctx: &Ctx, section: &mut Section) -> Result<(), Error> {
-    let Some(cargo_lambda) = find_tool("cargo-lambda") else {
-        return Err("cargo-lambda is not installed: pip install cargo-lambda ziglang".into());
-    };
+    let cargo_lambda = ensure_cargo_lambda().await?;
     ensure_arm64_target().await?;
     let mut args: Vec<String> =
         ["lambda", "build", "--release", "--arm64", "--output-format", "zip"].iter().map(|a| a.to_string()).collect();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use crate::builds::{find_tool, path_env};
+use crate::builds::{ensure_cargo_lambda, path_env};
 use crate::client::{Conn, wait_until_ok};
 use crate::report::{Section, Table};
 use crate::stats::{Summary, fmt_ms, ms};
@@ -71,9 +71,7 @@ async fn sequential(addr: SocketAddr, path: &str, n: usize, warm_up: usize) -> R
 }
 
 pub async fn run(ctx: &Ctx, section: &mut Section) -> Result<(), Error> {
-    if find_tool("cargo-lambda").is_none() {
-        return Err("cargo-lambda is not installed: pip install cargo-lambda ziglang".into());
-    }
+    ensure_cargo_lambda().await?;
     let root = &ctx.paths.root;
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
     let env = watch_env(&manifest)?;
