@@ -53,7 +53,7 @@ pub async fn list(state: &RouterState, item_type: &str, request: Request) -> App
     params.finish()?;
     let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
     filter.push("type", Op::Eq, FilterValue::Text(item_type.to_string()));
-    let found = state.fallback.find(&filter, page.offset, page.limit).await?;
+    let found = state.fallback.find_json(&filter, page.offset, page.limit).await?;
     Ok(axum::Json(Page::new(found.documents, found.count, &page, &url)).into_response())
 }
 

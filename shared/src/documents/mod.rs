@@ -30,7 +30,7 @@ pub struct Found {
 
 /// [`Found`] with each document as its JSON text, for answers that pass the
 /// documents on unchanged (a page of a list).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FoundJson {
     pub count: u64,
     pub documents: Vec<Box<RawValue>>,
