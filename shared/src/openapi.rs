@@ -63,6 +63,18 @@ pub fn integer(min: i64, max: i64) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(min as f64)).maximum(Some(max as f64))
 }
 
+/// An ISO 4217 code [`crate::money::Currency`] accepts (or `null`, when `nullable`).
+pub fn currency(nullable_too: bool) -> ObjectBuilder {
+    let codes = crate::money::Currency::codes().map(serde_json::Value::from);
+    if nullable_too {
+        ObjectBuilder::new()
+            .schema_type(nullable(Type::String))
+            .enum_values(Some(codes.chain([serde_json::Value::Null])))
+    } else {
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(codes))
+    }
+}
+
 /// One of these strings.
 pub fn one_of_strings<const N: usize>(values: [&str; N]) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values))

@@ -50,12 +50,7 @@ fn preferences() -> RefOr<Schema> {
             ArrayBuilder::new().items(text::<50>()).max_items(Some(20)).description(Some("At most 20")),
         )
         .property("newsletter", bool::schema())
-        .property(
-            "currency",
-            string(3, 3, Some("^[A-Z]{3}$"))
-                .schema_type(nullable(Type::String))
-                .description(Some("ISO 4217 code to show prices in")),
-        )
+        .property("currency", shared::openapi::currency(true).description(Some("ISO 4217 code to show prices in")))
         .into()
 }
 
