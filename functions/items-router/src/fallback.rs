@@ -80,7 +80,8 @@ pub async fn by_id(state: &RouterState, item_type: &str, id: &str, request: Requ
     let not_found = || AppError::NotFound(format!("there is no item with id `{id}`"));
     let existing = state.fallback.get(id).await?.ok_or_else(not_found)?;
     match parts.method {
-        http::Method::GET => Ok(axum::Json(existing).into_response()),
+        // axum answers HEAD with the GET answer's headers and no body.
+        http::Method::GET | http::Method::HEAD => Ok(axum::Json(existing).into_response()),
         http::Method::PATCH => {
             require_staff(state, &parts).await?;
             let patch = match shared::extract::parse_json::<Value>(&forward::read_body(body).await?)? {

@@ -24,6 +24,8 @@ pub async fn read_body(body: Body) -> AppResult<Bytes> {
 
 /// Invokes the function for `service` with the caller's method, headers (the
 /// `Authorization` header included: the function checks it) and body, at `path`.
+/// A HEAD is asked as a GET: the router needs the body to answer (a merged or
+/// relinked page), and its own answer to HEAD then has GET's headers.
 pub async fn send(
     state: &RouterState,
     service: &ItemService,
@@ -36,7 +38,8 @@ pub async fn send(
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
         _ => path.to_string(),
     };
-    let mut request = http::Request::builder().method(parts.method.clone()).uri(uri);
+    let method = if parts.method == http::Method::HEAD { http::Method::GET } else { parts.method.clone() };
+    let mut request = http::Request::builder().method(method).uri(uri);
     for (name, value) in parts.headers.iter().filter(|(n, _)| !HOP_BY_HOP.contains(n)) {
         request = request.header(name, value);
     }
@@ -64,7 +67,12 @@ pub async fn invoke(
     }
 }
 
-pub fn into_response(response: http::Response<Bytes>) -> Response {
+/// A function's answer as the router's own; its framing headers are dropped,
+/// since the router's server frames the body it sends (none, for a HEAD).
+pub fn into_response(mut response: http::Response<Bytes>) -> Response {
+    for name in &HOP_BY_HOP {
+        response.headers_mut().remove(name);
+    }
     response.map(Body::from).into_response()
 }
 
