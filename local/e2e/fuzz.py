@@ -134,6 +134,7 @@ def fixture_values(role, headers, guest_id):
 # so those always come from the lists; ids are real half the time.
 BINDINGS = [
     (r"^/api/(books|items)/", "body.isbn", "isbns", 1.0),
+    (r"^/api/books/$", "query.isbn", "isbns", 1.0),
     (r"^/api/payments/$", "body.card.number", "cards", 1.0),
     (r"^/api/books/\{id\}/$", "path.id", "books", 0.5),
     (r"^/api/laptops/\{id\}/$", "path.id", "laptops", 0.5),

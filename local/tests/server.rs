@@ -91,3 +91,60 @@ async fn the_api_document_describes_every_route() {
     assert_eq!(content_type, "application/problem+json");
     assert_eq!(problem["status"], 404);
 }
+
+/// Every item, as the items router lists it per type: `(id, stock, price)`, sorted.
+async fn catalog_state(app: &axum::Router) -> Vec<(String, i64, Option<i64>)> {
+    let mut items = Vec::new();
+    for item_type in ["book", "laptop", "mobile", "clothes"] {
+        let uri = format!("/api/items/?type={item_type}&page_size=100");
+        let (status, _, page) = send(app, Method::GET, &uri, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {page}");
+        assert!(page["next"].is_null(), "{uri}: one page holds them all");
+        for item in page["results"].as_array().unwrap() {
+            let stock = item["stock"].as_i64().expect("an integer stock");
+            items.push((item["id"].as_str().unwrap().to_string(), stock, item["price"].as_i64()));
+        }
+    }
+    items.sort();
+    items
+}
+
+/// The shop with every item store and the items router on MongoDB, the database
+/// names as a deployment's (one per service): the fixtures load (their orders
+/// reserve stock there through the API), the catalog answers exactly as the
+/// embedded shop's does, and a second start adds nothing.
+#[tokio::test]
+async fn the_shop_runs_with_its_catalog_on_mongodb() {
+    let Some(url) = shared::testing::temp_mongo_url("local_shop") else { return };
+    let shared::store::StoreUrl::MongoDb { database, .. } = &url else { unreachable!() };
+    let mut pairs = vec![("LOCAL_DATA_DIR".to_string(), env().get("LOCAL_DATA_DIR").unwrap().to_string())];
+    for (service, suffix) in [("BOOK", "b"), ("LAPTOP", "l"), ("MOBILE", "m"), ("CLOTHES", "c"), ("ITEMS_ROUTER", "r")]
+    {
+        let own = shared::store::StoreUrl::MongoDb {
+            url: std::env::var("MONGODB_URL").unwrap(),
+            database: format!("{database}_{suffix}"),
+        };
+        pairs.push((format!("{service}_DATABASE_URL"), shared::testing::database_url(&own)));
+    }
+    let on_mongodb = local::Functions::build(&Env::from_pairs(pairs.clone())).unwrap();
+    let embedded = local::Functions::build(&env()).unwrap();
+    let passwords = fixtures::customers::Passwords::demo();
+    let (mongo_app, embedded_app) = (on_mongodb.app().unwrap(), embedded.app().unwrap());
+    let added = on_mongodb.load_fixtures(&passwords).await.unwrap();
+    assert_eq!(added, embedded.load_fixtures(&passwords).await.unwrap());
+
+    let (status, _, all) = send(&mongo_app, Method::GET, "/api/items/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (all["count"].as_u64(), all["unavailable"].clone()),
+        (Some(fixtures::item_fixture_count() as u64), json!([]))
+    );
+    let catalog = catalog_state(&mongo_app).await;
+    assert_eq!(catalog, catalog_state(&embedded_app).await, "the same stock after the same orders");
+    let (_, _, orders) = send(&mongo_app, Method::GET, "/api/orders/?page_size=1", Some(&staff_token()), None).await;
+    assert!(orders["count"].as_u64().unwrap() > 0, "{orders}");
+
+    let again = local::Functions::build(&Env::from_pairs(pairs)).unwrap();
+    assert_eq!(again.load_fixtures(&passwords).await.unwrap(), 0, "a second start adds nothing");
+    assert_eq!(catalog_state(&again.app().unwrap()).await, catalog);
+}

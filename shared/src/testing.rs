@@ -11,6 +11,7 @@ use crate::auth::{CustomerType, Role, TokenKeys};
 use crate::store::StoreUrl;
 
 pub mod faults;
+pub mod mongo;
 
 /// A SQLite file of its own under the system temp dir, so tests run in parallel.
 pub fn temp_sqlite_url(name: &str) -> StoreUrl {
@@ -19,19 +20,58 @@ pub fn temp_sqlite_url(name: &str) -> StoreUrl {
     StoreUrl::Sqlite(format!("sqlite://{}/{name}-{}.db", dir.display(), ulid::Ulid::new()))
 }
 
-/// A MongoDB database of its own when `MONGODB_URL` is set; otherwise `None`
-/// after printing why the MongoDB half of a test is skipped.
+/// A MongoDB database of its own when `MONGODB_URL` is set. Without it, `None`
+/// after a notice that the MongoDB test is skipped, and a failure with `CI=true`.
 pub fn temp_mongo_url(name: &str) -> Option<StoreUrl> {
     match std::env::var("MONGODB_URL") {
         Ok(url) if !url.is_empty() => {
-            let database = format!("test_{name}_{}", ulid::Ulid::new()).to_lowercase();
+            // MongoDB database names are shorter than 64 bytes.
+            let short: String = name.chars().take(31).collect();
+            let database = format!("test_{short}_{}", ulid::Ulid::new()).to_lowercase();
             Some(StoreUrl::MongoDb { url, database })
         }
-        _ => {
-            eprintln!("notice: MONGODB_URL is not set; skipping the MongoDB store for `{name}`");
-            None
-        }
+        _ => required_in_ci("MongoDB", name, "MONGODB_URL is not set"),
     }
+}
+
+/// The URL text that configures `url` through a `*_DATABASE_URL` variable (a
+/// MongoDB URL with its database as the path).
+pub fn database_url(url: &StoreUrl) -> String {
+    match url {
+        StoreUrl::MongoDb { url, database } => {
+            let (server, options) = url.split_once('?').map_or((url.as_str(), None), |(s, o)| (s, Some(o)));
+            let server = server.trim_end_matches('/');
+            match options {
+                Some(options) => format!("{server}/{database}?{options}"),
+                None => format!("{server}/{database}"),
+            }
+        }
+        StoreUrl::Sqlite(url) | StoreUrl::MySql(url) | StoreUrl::Postgres(url) => url.clone(),
+        StoreUrl::DynamoDb { table } => format!("dynamodb://{table}"),
+    }
+}
+
+/// Tests that run once per document store, as `<name>::sqlite` and
+/// `<name>::mongodb` (CI counts the MongoDB ones by that name). Each `name => run`
+/// makes both from `async fn run(url: StoreUrl)` in the calling module; the
+/// MongoDB one needs `MONGODB_URL` (see [`temp_mongo_url`]).
+#[macro_export]
+macro_rules! on_every_document_store {
+    ($($name:ident => $run:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$run($crate::testing::temp_sqlite_url(stringify!($name))).await
+            }
+
+            #[tokio::test]
+            async fn mongodb() {
+                if let Some(url) = $crate::testing::temp_mongo_url(stringify!($name)) {
+                    super::$run(url).await
+                }
+            }
+        }
+    )*};
 }
 
 /// Whether a missing test database fails the run (CI) or is skipped with a notice.
@@ -88,13 +128,6 @@ pub async fn transaction_store_urls(name: &str) -> Vec<StoreUrl> {
 pub async fn relational_store_urls(name: &str) -> Vec<StoreUrl> {
     let mut urls = vec![temp_sqlite_url(name)];
     urls.extend(temp_mysql_url(name).await);
-    urls
-}
-
-/// Every store a document service test should run against here.
-pub fn document_store_urls(name: &str) -> Vec<StoreUrl> {
-    let mut urls = vec![temp_sqlite_url(name)];
-    urls.extend(temp_mongo_url(name));
     urls
 }
 
@@ -225,6 +258,9 @@ pub async fn catalog_contract<K: crate::catalog::ItemKind>(url: StoreUrl) {
         (json!({ "bogus": 1 }), "bogus"),
         (json!({ "type": "not-this-type" }), "type"),
         (json!({ "currency": "dollars" }), "currency"),
+        (json!({ "currency": "BTC" }), "currency"),
+        (json!({ "currency": "XXX" }), "currency"),
+        (json!({ "currency": "eur" }), "currency"),
     ] {
         let (status, content_type, problem) = send(&app, Method::PATCH, &item, Some(&staff), Some(patch.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{patch} -> {problem}");
@@ -234,6 +270,12 @@ pub async fn catalog_contract<K: crate::catalog::ItemKind>(url: StoreUrl) {
     let (_, _, unchanged) = send(&app, Method::GET, &item, None, None).await;
     assert_eq!(unchanged["stock"], 7);
     assert_eq!(unchanged["price"], 1999);
+    assert_eq!(unchanged["currency"], created["currency"]);
+    for currency in ["EUR", "JPY", "USD"] {
+        let (status, _, priced) =
+            send(&app, Method::PATCH, &item, Some(&staff), Some(json!({ "currency": currency }))).await;
+        assert_eq!((status, priced["currency"].as_str()), (StatusCode::OK, Some(currency)), "{priced}");
+    }
 
     let (status, _) = send_raw(&app, Method::POST, &base, Some(&staff), "application/json", "{\"name\": ").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -269,8 +311,18 @@ pub async fn catalog_contract<K: crate::catalog::ItemKind>(url: StoreUrl) {
     assert_eq!(none["count"], 0);
     let (_, _, in_stock) = send(&app, Method::GET, &format!("{base}?in_stock=true&max_price=1999"), None, None).await;
     assert_eq!(in_stock["count"], 1);
+    let (_, _, out_of_stock) = send(&app, Method::GET, &format!("{base}?in_stock=false"), None, None).await;
+    assert_eq!(out_of_stock["count"], 0, "in_stock=false lists only items out of stock");
+    // The kind's unique attributes belong to the first item: the same example again
+    // is a conflict, and is created once they are left out.
+    let mut again = example.clone();
+    for field in K::UNIQUE {
+        let (status, _, problem) = send(&app, Method::POST, &base, Some(&staff), Some(again.clone())).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{field}: {problem}");
+        again.as_object_mut().unwrap().remove(*field);
+    }
     for _ in 0..3 {
-        let (status, _, _) = send(&app, Method::POST, &base, Some(&staff), Some(example.clone())).await;
+        let (status, _, _) = send(&app, Method::POST, &base, Some(&staff), Some(again.clone())).await;
         assert_eq!(status, StatusCode::CREATED);
     }
     let (_, _, first) = send(&app, Method::GET, &format!("{base}?page_size=3"), None, None).await;
@@ -307,6 +359,13 @@ pub async fn catalog_contract<K: crate::catalog::ItemKind>(url: StoreUrl) {
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 15, "{statuses:?}");
     let (_, _, sold_out) = send(&app, Method::GET, &item, None, None).await;
     assert_eq!(sold_out["stock"], 0);
+    // Now every item is out of stock: the sold-out one and the three made with none.
+    let (_, _, out_of_stock) = send(&app, Method::GET, &format!("{base}?in_stock=false"), None, None).await;
+    let results = out_of_stock["results"].as_array().unwrap();
+    assert_eq!((out_of_stock["count"].as_u64(), results.len()), (Some(4), 4), "{out_of_stock}");
+    assert!(results.iter().all(|i| i["stock"] == 0) && results.iter().any(|i| i["id"] == id), "{out_of_stock}");
+    let (_, _, in_stock) = send(&app, Method::GET, &format!("{base}?in_stock=true"), None, None).await;
+    assert_eq!(in_stock["count"], 0);
     let winner = (0..20).find(|n| statuses[*n] == StatusCode::OK).unwrap();
     let (status, _, replay) =
         send(&app, Method::POST, &stock_path, None, Some(json!({ "delta": -1, "key": format!("order-{winner}") })))

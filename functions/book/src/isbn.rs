@@ -1,7 +1,19 @@
 //! ISBN-10 and ISBN-13 check digits.
 
-/// The ISBN without hyphens or spaces, if its check digit is right.
+/// The ISBN-13 of an ISBN-10 or ISBN-13, without hyphens or spaces, if its check
+/// digit is right: one edition has one stored form, however it was written.
 pub fn normalize(raw: &str) -> Result<String, &'static str> {
+    let isbn = checked(raw)?;
+    if isbn.len() == 13 {
+        return Ok(isbn);
+    }
+    let body = format!("978{}", &isbn[..9]);
+    let sum: u32 = body.bytes().enumerate().map(|(i, b)| (b - b'0') as u32 * if i % 2 == 0 { 1 } else { 3 }).sum();
+    Ok(format!("{body}{}", (10 - sum % 10) % 10))
+}
+
+/// The ISBN without hyphens or spaces (a check digit `x` as `X`), if its check digit is right.
+fn checked(raw: &str) -> Result<String, &'static str> {
     let isbn: String = raw.chars().filter(|c| *c != '-' && *c != ' ').collect::<String>().to_ascii_uppercase();
     match isbn.len() {
         10 => {
@@ -39,8 +51,15 @@ mod tests {
     fn accepts_valid_isbns_and_strips_hyphens() {
         assert_eq!(normalize("9780132350884").unwrap(), "9780132350884");
         assert_eq!(normalize("978-0-13-235088-4").unwrap(), "9780132350884");
-        assert_eq!(normalize("0-13-235088-2").unwrap(), "0132350882");
-        assert_eq!(normalize("080442957x").unwrap(), "080442957X");
+        assert_eq!(normalize(" 978 0 13 235088 4 ").unwrap(), "9780132350884");
+    }
+
+    #[test]
+    fn isbn_10s_become_the_same_editions_isbn_13() {
+        assert_eq!(normalize("0-13-235088-2").unwrap(), "9780132350884");
+        assert_eq!(normalize("080442957x").unwrap(), "9780804429573");
+        assert_eq!(normalize("080442957X").unwrap(), "9780804429573");
+        assert_eq!(normalize("0-8044-2957-X").unwrap(), "9780804429573");
     }
 
     #[test]

@@ -16,9 +16,8 @@ pub struct Book;
 pub struct BookAttributes {
     #[schema(schema_with = shared::openapi::text::<200>)]
     pub author: String,
-    /// ISBN-10 or ISBN-13 with its check digit right; hyphens and spaces are accepted and removed.
     #[serde(default)]
-    #[schema(pattern = r"^[ -]*(?:[0-9][ -]*){9}[0-9Xx][ -]*$|^[ -]*9[ -]*7[ -]*[89][ -]*(?:[0-9][ -]*){10}$")]
+    #[schema(schema_with = isbn_schema)]
     pub isbn: Option<String>,
     #[serde(default)]
     #[schema(schema_with = shared::openapi::optional_text::<200>)]
@@ -38,6 +37,20 @@ pub struct BookAttributes {
 }
 
 const LATEST_YEAR: i32 = 2100;
+
+/// An ISBN-10 or ISBN-13's shape, hyphens and spaces allowed (the check digit is checked in code).
+const ISBN_PATTERN: &str = r"^[ -]*(?:[0-9][ -]*){9}[0-9Xx][ -]*$|^[ -]*9[ -]*7[ -]*[89][ -]*(?:[0-9][ -]*){10}$";
+
+fn isbn_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(shared::openapi::nullable(utoipa::openapi::schema::Type::String))
+        .pattern(Some(ISBN_PATTERN))
+        .description(Some(
+            "ISBN-10 or ISBN-13 with its check digit right; hyphens and spaces are accepted, and it is \
+             stored as its ISBN-13. No two books share one (409).",
+        ))
+        .into()
+}
 
 impl ItemKind for Book {
     const TYPE: &'static str = "book";
@@ -65,13 +78,21 @@ impl ItemKind for Book {
         }
     }
 
+    const UNIQUE: &'static [&'static str] = &["isbn"];
+
     fn search_params() -> &'static [SearchParam] {
         const PARAMS: &[SearchParam] = &[
             SearchParam::text("author", "author", Op::Contains, "Text in the author's name"),
             SearchParam::text("genre", "genre", Op::EqIgnoreCase, "Genre (any case)"),
             SearchParam::text("publisher", "publisher", Op::Contains, "Text in the publisher"),
             SearchParam::integer("year", "publication_year", Op::Eq, (1450, LATEST_YEAR as i64), "Publication year"),
-            SearchParam::text("isbn", "isbn", Op::Eq, "Exact ISBN, digits only"),
+            SearchParam::normalized(
+                "isbn",
+                "isbn",
+                Op::Eq,
+                (isbn::normalize, ISBN_PATTERN),
+                "ISBN-10 or ISBN-13, hyphens allowed: the book with that ISBN",
+            ),
         ];
         PARAMS
     }

@@ -8,8 +8,8 @@ use http::request::Parts;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shared::auth::Staff;
-use shared::catalog::{common_search_params, filter_from_params, merge_patch, now, parse_item, stamp};
-use shared::documents::{FilterValue, Op};
+use shared::catalog::{ItemFields, common_search_params, filter_from_params, merge_patch, now, parse_item, stamp};
+use shared::documents::{Collection, FilterValue, Op};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::QueryPairs;
 use shared::ids::new_id;
@@ -18,6 +18,15 @@ use shared::pagination::{Page, PageRequest, RequestUrl};
 use crate::{RouterState, forward};
 
 const MAX_ATTRIBUTES: usize = 50;
+
+/// The fallback items: searched by type and the common parameters.
+pub fn collection() -> Collection {
+    let mut indexed = vec!["type"];
+    indexed.extend(common_search_params().iter().map(|p| p.field).filter(|f| *f != "type"));
+    indexed.dedup();
+    let integers = shared::catalog::integer_fields(&<ItemFields as utoipa::PartialSchema>::schema());
+    Collection { name: "fallback_items", indexed, unique: Vec::new(), integers, stock: false }
+}
 
 #[derive(Serialize, Deserialize)]
 struct FallbackAttributes {

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use shared::AppError;
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
-use shared::documents::{self, DocumentStore};
+use shared::documents::{self, Collection, DocumentStore};
 use shared::error::AppResult;
 use shared::http_app::{both_slashes, finish};
 use shared::ids::split_id;
@@ -74,11 +74,13 @@ impl FromRef<RouterState> for Arc<TokenKeys> {
 
 impl RouterState {
     pub fn new(config: &Config, invoker: Arc<dyn Invoker>, keys: Arc<TokenKeys>) -> AppResult<Self> {
+        tracing::info!(store = %config.store.redacted(), "items router store");
         Ok(Self {
             table: Arc::new(config.table.clone()),
             invoker,
-            registry: documents::open(&config.store, "registry", config.max_connections)?,
-            fallback: documents::open(&config.store, "fallback_items", config.max_connections)?,
+            // The registry is read by `_id` only, which every store keys on.
+            registry: documents::open(&config.store, Collection::named("registry"), config.max_connections)?,
+            fallback: documents::open(&config.store, fallback::collection(), config.max_connections)?,
             keys,
             invoke_timeout: config.invoke_timeout,
         })

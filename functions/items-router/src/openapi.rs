@@ -75,6 +75,7 @@ pub fn openapi() -> OpenApi {
             .response("401", problem_response("No valid token"))
             .response("403", problem_response("Not staff"))
             .response("413", problem_response("Body too large"))
+            .response("409", problem_response("Another item has this unique value (a book's ISBN)"))
             .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),
     );
@@ -96,6 +97,7 @@ pub fn openapi() -> OpenApi {
             .response("200", json_response("The updated item", any_item.clone()))
             .response("401", problem_response("No valid token"))
             .response("403", problem_response("Not staff"))
+            .response("409", problem_response("Another item has this unique value (a book's ISBN)"))
             .response("413", problem_response("Body too large"))
             .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),

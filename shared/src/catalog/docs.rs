@@ -11,15 +11,20 @@ use super::search::{ParamKind, SearchParam, common_search_params};
 use super::{ItemFields, ItemKind};
 use crate::money::MAX_AMOUNT_MINOR;
 use crate::openapi::{
-    closed, document, empty_response, integer, json_body, json_response, paged, path_param, problem_response,
-    query_param, schema_ref, secured, string, text, with_common_errors,
+    closed, currency, document, empty_response, integer, json_body, json_response, paged, path_param, problem_response,
+    query_param, schema_ref, secured, text, with_common_errors,
 };
 
-fn param_schema(kind: ParamKind) -> RefOr<Schema> {
-    match kind {
+fn param_schema(p: &SearchParam) -> RefOr<Schema> {
+    match p.kind {
         ParamKind::Text => {
             ObjectBuilder::new().schema_type(Type::String).max_length(Some(super::search::TEXT_MAX)).into()
         }
+        ParamKind::Normalized(_) => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(super::search::TEXT_MAX))
+            .pattern(p.pattern)
+            .into(),
         ParamKind::Integer { min, max } => integer(min, max).into(),
         ParamKind::Number { min, max } => {
             ObjectBuilder::new().schema_type(Type::Number).minimum(Some(min)).maximum(Some(max)).into()
@@ -32,7 +37,7 @@ fn param_schema(kind: ParamKind) -> RefOr<Schema> {
 pub fn list_parameters(operation: OperationBuilder, extra: &[SearchParam]) -> OperationBuilder {
     let mut operation = paged(operation);
     for p in common_search_params().iter().chain(extra) {
-        operation = operation.parameter(query_param(p.name, p.description, param_schema(p.kind)));
+        operation = operation.parameter(query_param(p.name, p.description, param_schema(p)));
     }
     operation
 }
@@ -66,7 +71,7 @@ pub fn input_schema<K: ItemKind>(required: &[&str]) -> RefOr<Schema> {
                 .description(Some("Minor units of `currency` (1999 is 19.99); null while not for sale"))
                 .into(),
         ),
-        ("currency", string(3, 3, Some("^[A-Z]{3}$")).description(Some("ISO 4217, default USD")).into()),
+        ("currency", currency(false).description(Some("Active ISO 4217 code, default USD")).into()),
         ("stock", integer(0, super::MAX_STOCK).description(Some("Units available to sell")).into()),
     ];
     let (attributes, _) = properties(K::Attributes::schema());
@@ -111,7 +116,13 @@ pub fn openapi<K: ItemKind>() -> OpenApi {
             .response("200", json_response("One page of matching items, newest first", schema_ref(&page))),
         K::search_params(),
     );
-    let create = secured(
+    // A kind with unique attributes refuses a second item with the same value.
+    let unique = |operation: OperationBuilder| match K::UNIQUE {
+        [] => operation,
+        fields => operation
+            .response("409", problem_response(&format!("Another {} has this {}", K::TYPE, fields.join(" or ")))),
+    };
+    let create = secured(unique(
         OperationBuilder::new()
             .tag(tag)
             .operation_id(Some(format!("create_{}", K::TYPE)))
@@ -123,14 +134,14 @@ pub fn openapi<K: ItemKind>() -> OpenApi {
             .response("413", problem_response("Body too large"))
             .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),
-    );
+    ));
     let read = OperationBuilder::new()
         .tag(tag)
         .operation_id(Some(format!("get_{}", K::TYPE)))
         .parameter(path_param("id", "Item id"))
         .response("200", json_response("The item", schema_ref(K::TITLE)))
         .response("404", problem_response("No such item"));
-    let update = secured(
+    let update = secured(unique(
         OperationBuilder::new()
             .tag(tag)
             .operation_id(Some(format!("update_{}", K::TYPE)))
@@ -144,7 +155,7 @@ pub fn openapi<K: ItemKind>() -> OpenApi {
             .response("413", problem_response("Body too large"))
             .response("415", problem_response("Body is not JSON"))
             .response("422", problem_response("Invalid fields, listed per field")),
-    );
+    ));
     let delete = secured(
         OperationBuilder::new()
             .tag(tag)

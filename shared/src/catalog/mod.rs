@@ -16,7 +16,7 @@ use axum::routing::get;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
+use utoipa::{PartialSchema, ToSchema};
 
 pub use docs::{input_schema, list_parameters, openapi};
 pub use search::filter_from_params;
@@ -25,7 +25,7 @@ pub use validate::{check_optional_text, check_range, check_required_text};
 
 use crate::auth::{Staff, TokenKeys};
 use crate::config::{ConfigError, Env};
-use crate::documents::{Document, DocumentStore};
+use crate::documents::{Collection, Document, DocumentStore};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::extract::{JsonObject, QueryPairs, from_json_value};
 use crate::http_app::{both_slashes, finish};
@@ -52,6 +52,10 @@ pub trait ItemKind: Send + Sync + 'static {
 
     /// The type-specific search parameters (the common ones are added for every type).
     fn search_params() -> &'static [SearchParam];
+
+    /// Text attributes no two items of this type may share (a book's ISBN): a
+    /// create or change that would repeat one is a 409.
+    const UNIQUE: &'static [&'static str] = &[];
 
     /// An example create body for the API document.
     fn example() -> Value;
@@ -212,11 +216,45 @@ impl ServiceConfig {
     }
 }
 
+/// What `K`'s store holds: searched by the common and `K`'s parameters, with
+/// `K`'s unique attributes, and the integer fields of the item and its attributes.
+pub fn collection<K: ItemKind>() -> Collection {
+    let mut indexed: Vec<&'static str> = Vec::new();
+    for p in common_search_params().iter().chain(K::search_params()) {
+        if !indexed.contains(&p.field) {
+            indexed.push(p.field);
+        }
+    }
+    let mut integers = integer_fields(&ItemFields::schema());
+    integers.extend(integer_fields(&K::Attributes::schema()));
+    Collection { name: K::PLURAL, indexed, unique: K::UNIQUE.to_vec(), integers, stock: true }
+}
+
+/// The properties an object schema types as integers (nullable or not).
+pub fn integer_fields(schema: &utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>) -> Vec<String> {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    let RefOr::T(Schema::Object(object)) = schema else { return Vec::new() };
+    object
+        .properties
+        .iter()
+        .filter(|(_, property)| match property {
+            RefOr::T(Schema::Object(p)) => match &p.schema_type {
+                SchemaType::Type(t) => *t == Type::Integer,
+                SchemaType::Array(types) => types.contains(&Type::Integer),
+                SchemaType::AnyValue => false,
+            },
+            _ => false,
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 impl CatalogState {
     /// The state of `K`'s service; nothing is connected until the first request.
     pub fn new<K: ItemKind>(config: &ServiceConfig, keys: Arc<TokenKeys>) -> AppResult<Self> {
         tracing::info!(service = K::TYPE, store = %config.store.redacted(), "item store");
-        Ok(Self { store: crate::documents::open(&config.store, K::PLURAL, config.max_connections)?, keys })
+        Ok(Self { store: crate::documents::open(&config.store, collection::<K>(), config.max_connections)?, keys })
     }
 }
 

@@ -11,6 +11,8 @@ pub enum Op {
     Contains,
     Gte,
     Lte,
+    /// Less than the value, or absent (a record without stock has none).
+    Below,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +75,7 @@ impl Filter {
                     Op::Contains => format!("instr(lower({path}), lower(?)) > 0"),
                     Op::Gte => format!("{path} >= ?"),
                     Op::Lte => format!("{path} <= ?"),
+                    Op::Below => format!("({path} IS NULL OR {path} < ?)"),
                 }
             })
             .collect();
@@ -101,7 +104,15 @@ impl Filter {
                     Op::Contains => Bson::Document(doc! { "$regex": text, "$options": "i" }),
                     Op::Gte => Bson::Document(doc! { "$gte": value }),
                     Op::Lte => Bson::Document(doc! { "$lte": value }),
+                    Op::Below => value,
                 };
+                if c.op == Op::Below {
+                    // `{field: null}` matches a missing field (and a null one).
+                    let (mut below, mut absent) = (BsonDocument::new(), BsonDocument::new());
+                    below.insert(c.field, doc! { "$lt": condition });
+                    absent.insert(c.field, Bson::Null);
+                    return doc! { "$or": [below, absent] };
+                }
                 let mut clause = BsonDocument::new();
                 clause.insert(c.field, condition);
                 clause
@@ -138,6 +149,7 @@ mod tests {
             .and("ram_gb", Op::Gte, FilterValue::Integer(16))
             .and("price", Op::Lte, FilterValue::Integer(150000))
             .and("publication_year", Op::Eq, FilterValue::Integer(2008))
+            .and("stock", Op::Below, FilterValue::Integer(1))
     }
 
     #[test]
@@ -147,9 +159,10 @@ mod tests {
             sql,
             "instr(lower(json_extract(doc, '$.author')), lower(?)) > 0 AND lower(json_extract(doc, '$.genre')) = lower(?) \
              AND json_extract(doc, '$.ram_gb') >= ? AND json_extract(doc, '$.price') <= ? \
-             AND json_extract(doc, '$.publication_year') = ?"
+             AND json_extract(doc, '$.publication_year') = ? \
+             AND (json_extract(doc, '$.stock') IS NULL OR json_extract(doc, '$.stock') < ?)"
         );
-        assert_eq!(params.len(), 5);
+        assert_eq!(params.len(), 6);
         assert_eq!(params[0], FilterValue::Text("Mart".into()));
         assert_eq!(Filter::new().to_sql(), ("1 = 1".to_string(), vec![]));
     }
@@ -163,6 +176,7 @@ mod tests {
             { "ram_gb": { "$gte": 16_i64 } },
             { "price": { "$lte": 150000_i64 } },
             { "publication_year": 2008_i64 },
+            { "$or": [{ "stock": { "$lt": 1_i64 } }, { "stock": null }] },
         ]};
         assert_eq!(bson, expected);
         let single = Filter::new().and("size", Op::Eq, FilterValue::Text("M".into())).to_bson();

@@ -51,6 +51,33 @@ pub enum StockChange {
     Missing,
 }
 
+/// What one collection holds and what its queries need, so each adapter can
+/// prepare for them: MongoDB creates the indexes on first use, both stores
+/// enforce the unique fields, and MongoDB reads the integer fields tolerantly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Collection {
+    /// The MongoDB collection, or the collection key in the embedded store's one table.
+    pub name: &'static str,
+    /// Top-level fields searches filter on: an index each on MongoDB, so a search
+    /// of a large collection does not read every document.
+    pub indexed: Vec<&'static str>,
+    /// Text fields no two documents may share when set (an ISBN): a unique index,
+    /// and a conflict naming the field and the document that has the value.
+    pub unique: Vec<&'static str>,
+    /// Top-level fields written as integers. MongoDB hands them back as integers
+    /// even when another writer stored an Int32 or a whole Double.
+    pub integers: Vec<String>,
+    /// Whether stock changes happen here: their keys are indexed on MongoDB.
+    pub stock: bool,
+}
+
+impl Collection {
+    /// A collection with no index, unique field or integer field of its own.
+    pub fn named(name: &'static str) -> Self {
+        Self { name, ..Self::default() }
+    }
+}
+
 /// Lists are ordered newest first by id (ids carry a ULID, which sorts by time).
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
@@ -78,13 +105,19 @@ pub trait DocumentStore: Send + Sync {
         Ok(FoundJson { count: found.count, documents })
     }
     /// Adds `delta` (negative to reserve) to the document's `stock` if the result is
-    /// not negative, atomically, at most once per `key`.
+    /// not negative, atomically, at most once per `key` in the collection (a key
+    /// used for another document is a conflict).
     async fn change_stock(&self, id: &str, delta: i64, key: &str) -> AppResult<StockChange>;
 }
 
-/// The adapter the URL names, holding `collection` (a MongoDB collection, or a
-/// collection key in the embedded store's one table).
-pub fn open(url: &StoreUrl, collection: &'static str, max_connections: u32) -> AppResult<Arc<dyn DocumentStore>> {
+/// The adapter the URL names, holding `collection`. Nothing is connected yet.
+pub fn open(url: &StoreUrl, collection: Collection, max_connections: u32) -> AppResult<Arc<dyn DocumentStore>> {
+    assert!(
+        filter::is_plain_field(collection.name)
+            && collection.indexed.iter().chain(&collection.unique).all(|f| filter::is_plain_field(f))
+            && collection.integers.iter().all(|f| filter::is_plain_field(f)),
+        "collection and field names are plain names: {collection:?}"
+    );
     match url {
         StoreUrl::Sqlite(url) => {
             Ok(Arc::new(SqliteDocuments::new(crate::store::sqlite_pool(url, max_connections)?, collection)))
@@ -93,6 +126,20 @@ pub fn open(url: &StoreUrl, collection: &'static str, max_connections: u32) -> A
             Ok(Arc::new(MongoDocuments::new(url, database, collection, max_connections)))
         }
         other => Err(AppError::internal(format!("a document store cannot use {}", other.redacted()))),
+    }
+}
+
+/// The conflict for a unique field's value that another document has.
+pub(crate) fn taken(field: &str, value: &str, holder: &str) -> AppError {
+    AppError::Conflict(format!("`{field}` {value} belongs to `{holder}` already"))
+}
+
+/// A write refused as a duplicate where no other document has `doc`'s unique
+/// values: its id exists (on create), or a racing write took a value and left.
+pub(crate) fn duplicate(doc: &Document, unique: &[&str], creating: bool) -> AppError {
+    match id_of(doc) {
+        Ok(id) if creating => AppError::Conflict(format!("`{id}` exists already")),
+        _ => AppError::Conflict(format!("another record has the same {}", unique.join(", "))),
     }
 }
 

@@ -7,7 +7,9 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::OnceCell;
 
-use super::{Document, DocumentStore, Filter, FilterValue, Found, FoundJson, StockChange, id_of};
+use super::{
+    Collection, Document, DocumentStore, Filter, FilterValue, Found, FoundJson, StockChange, duplicate, id_of, taken,
+};
 use crate::error::{AppError, AppResult};
 use crate::store::sqlx_error;
 
@@ -16,22 +18,74 @@ const SCHEMA: &str = include_str!("../../migrations/sqlite/0001_documents.sql");
 pub struct SqliteDocuments {
     pool: SqlitePool,
     collection: &'static str,
+    unique: Vec<&'static str>,
     schema: OnceCell<()>,
 }
 
 impl SqliteDocuments {
-    pub fn new(pool: SqlitePool, collection: &'static str) -> Self {
-        Self { pool, collection, schema: OnceCell::new() }
+    pub fn new(pool: SqlitePool, collection: Collection) -> Self {
+        Self { pool, collection: collection.name, unique: collection.unique, schema: OnceCell::new() }
     }
 
-    /// The pool, once the schema exists: created on first use, not during init.
+    /// The pool, once the schema and the unique indexes exist: created on first
+    /// use, not during init.
     async fn pool(&self) -> AppResult<&SqlitePool> {
         self.schema
             .get_or_try_init(|| async {
-                sqlx::raw_sql(SCHEMA).execute(&self.pool).await.map(|_| ()).map_err(sqlx_error)
+                sqlx::raw_sql(SCHEMA).execute(&self.pool).await.map_err(sqlx_error)?;
+                for field in &self.unique {
+                    // Names are plain (checked by `documents::open`), so they may be
+                    // spelt into the statement; the partial index leaves unset values out.
+                    let (collection, path) = (self.collection, json_path(field));
+                    let create = format!(
+                        "CREATE UNIQUE INDEX IF NOT EXISTS documents_{collection}_{field} ON documents ({path}) \
+                         WHERE collection = '{collection}' AND {path} IS NOT NULL"
+                    );
+                    match sqlx::query(AssertSqlSafe(create)).execute(&self.pool).await {
+                        Ok(_) => {}
+                        // Records from before the rule: writes still check the field first.
+                        Err(e) if is_unique_violation(&e) => tracing::error!(
+                            collection,
+                            field,
+                            "documents share a value of a unique field; no unique index until they differ"
+                        ),
+                        Err(e) => return Err(sqlx_error(e)),
+                    }
+                }
+                Ok(())
             })
             .await?;
         Ok(&self.pool)
+    }
+
+    /// A conflict if another document has one of `doc`'s unique values.
+    async fn check_unique(&self, pool: &SqlitePool, doc: &Document) -> AppResult<()> {
+        for field in &self.unique {
+            let Some(value) = doc.get(*field).and_then(Value::as_str) else { continue };
+            let id = id_of(doc)?;
+            let (collection, path) = (self.collection, json_path(field));
+            let holder: Option<String> = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT id FROM documents WHERE collection = '{collection}' AND {path} = ? AND id <> ? LIMIT 1"
+            )))
+            .bind(value)
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(sqlx_error)?;
+            if let Some(holder) = holder {
+                return Err(taken(field, value, &holder));
+            }
+        }
+        Ok(())
+    }
+
+    /// A unique violation when writing `doc`: its id, or (raced past
+    /// [`Self::check_unique`]) a unique field.
+    async fn conflict(&self, pool: &SqlitePool, doc: &Document, creating: bool) -> AppError {
+        if let Err(conflict) = self.check_unique(pool, doc).await {
+            return conflict;
+        }
+        duplicate(doc, &self.unique, creating)
     }
 
     /// How many documents match, and the window's documents as stored, newest first.
@@ -77,6 +131,10 @@ fn bind<'q>(query: SqliteQuery<'q>, param: &FilterValue) -> SqliteQuery<'q> {
     }
 }
 
+fn json_path(field: &str) -> String {
+    format!("json_extract(doc, '$.{field}')")
+}
+
 fn encode(doc: &Document) -> AppResult<String> {
     serde_json::to_string(doc).map_err(AppError::internal)
 }
@@ -97,6 +155,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 impl DocumentStore for SqliteDocuments {
     async fn insert(&self, doc: Document) -> AppResult<()> {
         let pool = self.pool().await?;
+        self.check_unique(pool, &doc).await?;
         let result = sqlx::query("INSERT INTO documents (collection, id, doc) VALUES (?, ?, ?)")
             .bind(self.collection)
             .bind(id_of(&doc)?)
@@ -105,11 +164,12 @@ impl DocumentStore for SqliteDocuments {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(AppError::Conflict(format!("`{}` exists already", id_of(&doc)?))),
+            Err(e) if is_unique_violation(&e) => Err(self.conflict(pool, &doc, true).await),
             Err(e) => Err(sqlx_error(e)),
         }
     }
 
+    /// A fixture whose unique value another document has is left out, like one whose id is there.
     async fn insert_missing(&self, docs: Vec<Document>) -> AppResult<u64> {
         let pool = self.pool().await?;
         let mut tx = pool.begin().await.map_err(sqlx_error)?;
@@ -141,14 +201,18 @@ impl DocumentStore for SqliteDocuments {
 
     async fn replace(&self, doc: Document) -> AppResult<bool> {
         let pool = self.pool().await?;
+        self.check_unique(pool, &doc).await?;
         let done = sqlx::query("UPDATE documents SET doc = ? WHERE collection = ? AND id = ?")
             .bind(encode(&doc)?)
             .bind(self.collection)
             .bind(id_of(&doc)?)
             .execute(pool)
-            .await
-            .map_err(sqlx_error)?;
-        Ok(done.rows_affected() > 0)
+            .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected() > 0),
+            Err(e) if is_unique_violation(&e) => Err(self.conflict(pool, &doc, false).await),
+            Err(e) => Err(sqlx_error(e)),
+        }
     }
 
     async fn delete(&self, id: &str) -> AppResult<bool> {
