@@ -90,7 +90,7 @@ impl ItemKind for Book {
                 "isbn",
                 "isbn",
                 Op::Eq,
-                (isbn::normalize, ISBN_PATTERN),
+                (isbn::search_form, ISBN_PATTERN),
                 "ISBN-10 or ISBN-13, hyphens allowed: the book with that ISBN",
             ),
         ];

@@ -83,12 +83,15 @@ async fn searches(url: StoreUrl) {
         ("isbn=080442957x", 1),
         ("isbn=080442957X", 1),
         ("isbn=9780804429573", 1),
+        // A wrong check digit is no book's ISBN.
+        ("isbn=9780134757590", 0),
+        ("isbn=0441172718", 0),
     ] {
         let (status, _, page) = send(&app, Method::GET, &format!("{base}?{query}"), None, None).await;
         assert_eq!(status, StatusCode::OK, "{query}");
         assert_eq!(page["count"], expected, "{query}");
     }
-    for query in ["year=last", "isbn=9780134757590", "isbn=12345"] {
+    for query in ["year=last", "isbn=12345", "isbn=978013475759X"] {
         let (status, _, problem) = send(&app, Method::GET, &format!("{base}?{query}"), None, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         let field = query.split('=').next().unwrap();
