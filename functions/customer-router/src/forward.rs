@@ -248,7 +248,7 @@ mod tests {
     }
 
     fn claims(sub: &str, typ: CustomerType) -> Claims {
-        Claims { sub: sub.into(), typ, role: shared::auth::Role::Customer, exp: 0, iat: 0 }
+        Claims { sub: sub.into(), typ, role: shared::auth::Role::Customer, exp: 0, iat: 0, ver: 0 }
     }
 
     #[test]
