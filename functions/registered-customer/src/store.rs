@@ -14,6 +14,9 @@ static MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 const MIGRATIONS: Migrations = Migrations { mysql: Some(&MYSQL), postgres: None, sqlite: &SQLITE };
 
+/// The name the fixture accounts are recorded under in `fixture_loads`.
+const FIXTURE_SET: &str = "accounts";
+
 /// How many addresses one account may keep.
 pub const MAX_ADDRESSES: usize = 20;
 
@@ -145,6 +148,15 @@ impl Store {
 
     async fn pool(&self) -> AppResult<&AnyPool> {
         self.db.pool().await
+    }
+
+    /// Whether the fixture accounts were loaded into this store once already.
+    pub async fn fixtures_loaded(&self) -> AppResult<bool> {
+        self.db.fixtures_loaded(FIXTURE_SET).await
+    }
+
+    pub async fn mark_fixtures_loaded(&self) -> AppResult<()> {
+        self.db.mark_fixtures_loaded(FIXTURE_SET).await
     }
 
     pub async fn count_accounts(&self) -> AppResult<u64> {

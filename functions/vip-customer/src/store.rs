@@ -29,6 +29,9 @@ const OPEN: &str = "closed_at IS NULL";
 const ENTRY_SELECT: &str = "SELECT id, customer_id, kind, points, requested_points, reason, idempotency_key, \
      balance_after, created_at FROM vip_points_ledger";
 
+/// The name the fixture members are recorded under in `fixture_loads`.
+const FIXTURE_SET: &str = "vip-customers";
+
 /// How often a ledger change is retried after a deadlock or a lost race on its key.
 const ATTEMPTS: u32 = 3;
 
@@ -39,6 +42,12 @@ pub struct Subjects {
     pub open: Vec<String>,
     /// With the time each was closed (Unix seconds).
     pub closed: Vec<(String, i64)>,
+}
+
+impl Subjects {
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty() && self.closed.is_empty()
+    }
 }
 
 /// The outcome of a ledger change.
@@ -150,6 +159,15 @@ impl VipStore {
 
     async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
         self.db.begin_write().await
+    }
+
+    /// Whether the fixture members were loaded into this store once already.
+    pub async fn fixtures_loaded(&self) -> AppResult<bool> {
+        self.db.fixtures_loaded(FIXTURE_SET).await
+    }
+
+    pub async fn mark_fixtures_loaded(&self) -> AppResult<()> {
+        self.db.mark_fixtures_loaded(FIXTURE_SET).await
     }
 
     /// The tier catalog, lowest rank first.
