@@ -167,6 +167,11 @@ pub async fn by_customer_type(State(state): State<CustomerRouterState>, request:
     if let (true, Some(claims)) = (closing, caller.as_ref()) {
         return crate::transitions::close_account(&state, &parts, claims, body).await;
     }
+    let writes = !matches!(parts.method, Method::GET | Method::HEAD);
+    if let (true, true, Some(claims)) = (function == state.functions.vip, writes, caller.as_ref()) {
+        // Spending points moves money: a token without a live account at its version is refused at once.
+        state.accounts.require_live(claims).await?;
+    }
     let response = send(&state, &function, &parts, parts.method.clone(), parts.uri.to_string(), body).await?;
     if function == state.functions.vip && response.status().is_success() {
         return with_contacts(&state, caller.as_ref(), response).await;

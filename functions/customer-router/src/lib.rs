@@ -21,6 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{any, post};
+use shared::accounts::AccountCheck;
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
 use shared::http_app::{both_slashes, finish};
@@ -67,6 +68,8 @@ impl Config {
 pub struct CustomerRouterState {
     pub functions: Arc<Functions>,
     pub invoker: Arc<dyn Invoker>,
+    /// Asked before a customer's change of their VIP record (spending points).
+    pub accounts: Arc<AccountCheck>,
     pub keys: Arc<TokenKeys>,
     pub token_ttl_secs: i64,
     pub invoke_timeout: Duration,
@@ -80,8 +83,10 @@ impl FromRef<CustomerRouterState> for Arc<TokenKeys> {
 
 impl CustomerRouterState {
     pub fn new(config: &Config, invoker: Arc<dyn Invoker>, keys: Arc<TokenKeys>) -> Self {
+        let accounts = AccountCheck::new(invoker.clone(), config.functions.registered.clone(), config.invoke_timeout);
         Self {
             functions: Arc::new(config.functions.clone()),
+            accounts: Arc::new(accounts),
             invoker,
             keys,
             token_ttl_secs: config.token_ttl_secs,

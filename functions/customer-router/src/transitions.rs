@@ -330,6 +330,12 @@ pub async fn upgrade(State(state): State<CustomerRouterState>, request: Request)
     if status != StatusCode::OK {
         return Ok(into_response(response));
     }
+    // An upgrade answers a new token: one revoked by a password change must not get one.
+    if !claims.is_staff() && account["token_version"].as_i64() != Some(claims.ver) {
+        return Err(AppError::Unauthorized(
+            "this token was issued before the account's password changed; log in again".into(),
+        ));
+    }
     // The VIP record holds points and tier only: name and email stay the account's.
     let enroll = json!({ "customer_id": customer_id });
     let (status, vip, response) =

@@ -453,6 +453,12 @@ async fn a_password_change_revokes_earlier_tokens_in_the_vip_views_at_once() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, problem) = send(&s.app, Method::GET, "/api/customers/", Some(&old), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    let redeem = json!({ "points": 1, "reason": "voucher", "idempotency_key": "old-token" });
+    let (status, _, problem) =
+        send(&s.app, Method::POST, "/api/customers/vip/points/redeem", Some(&old), Some(redeem)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "spending points with the old token: {problem}");
+    let (status, _, problem) = send(&s.app, Method::POST, "/api/customers/upgrade", Some(&old), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an upgrade would answer a fresh token: {problem}");
     let (status, _, session) = send(
         &s.app,
         Method::POST,
