@@ -8,7 +8,8 @@ document allows that is refused (or forbids that is accepted).
 usage: fuzz.py BASE_URL
 Environment: FUZZ_SEED (a fixed default), FUZZ_MAX_EXAMPLES (per operation and
 phase), FUZZ_ROLES (comma-separated subset), FUZZ_WORKERS (2), LOCAL_BIN (the
-`local` binary that mints the customer token; target/debug/local),
+`local` binary that mints the role tokens; target/debug/local), LOCAL_DATA_DIR
+(the server's, where the binary reads the accounts' token versions),
 CUSTOMER_PASSWORD and STAFF_PASSWORD (the fixture accounts' passwords).
 
 Settings shared by every role are in schemathesis.toml next to this script;
@@ -42,6 +43,7 @@ CUSTOMER_ID = "123"
 VIP_EMAIL = "vip456@example.com"
 VIP_ID = "456"
 STAFF_EMAIL = "staff@shop.local"
+STAFF_ID = "cust_01KG9MFMM0WES27JCBME9VNM3Z"
 
 
 def call(method, path, body=None, headers=None):
@@ -71,17 +73,28 @@ def login(email, password):
     return body["access_token"]
 
 
-def customer_token():
-    """A registered customer's token. Minted rather than logged in for: the fuzzer
-    may upgrade this customer to VIP, after which a login would answer a VIP token."""
+def minted(*args):
+    """A development token from the `local` binary, or None without it. It reads
+    the account's token version from the store LOCAL_DATA_DIR names, as the
+    server does (give the server's LOCAL_DATA_DIR)."""
     binary = pathlib.Path(os.environ.get("LOCAL_BIN", ROOT / "target" / "debug" / "local"))
-    if binary.exists():
-        minted = subprocess.run(
-            [str(binary), "token", "--role", "customer", "--sub", CUSTOMER_ID, "--type", "registered", "--ttl", "3600"],
-            capture_output=True, text=True, check=True,
-        )
-        return minted.stdout.strip()
-    return login("customer123@example.com", CUSTOMER_PASSWORD)
+    if not binary.exists():
+        return None
+    command = [str(binary), "token", *args, "--ttl", "3600"]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def token_for(role):
+    """The role's token, minted where the binary is: every role's is made before
+    the first run starts, and a login's access token may expire before the last
+    role's run (TOKEN_TTL_SECS); and the fuzzer may upgrade the customer to VIP,
+    after which a login would answer a VIP token."""
+    if role == "customer":
+        return minted("--role", "customer", "--sub", CUSTOMER_ID, "--type", "registered") \
+            or login("customer123@example.com", CUSTOMER_PASSWORD)
+    if role == "vip":
+        return minted("--role", "customer", "--sub", VIP_ID, "--type", "vip") or login(VIP_EMAIL, CUSTOMER_PASSWORD)
+    return minted("--role", "staff", "--sub", STAFF_ID) or login(STAFF_EMAIL, STAFF_PASSWORD)
 
 
 def ids(path, headers=None, field="id"):
@@ -99,8 +112,7 @@ def credentials(role):
         session = expect("start a guest session", *call("POST", "/api/customers/"), wanted=201)
         return ['[auth.openapi.guest_token]', f'api_key = "{session["token"]}"'], \
             {"X-Guest-Token": session["token"]}, session["id"]
-    token = {"customer": customer_token, "vip": lambda: login(VIP_EMAIL, CUSTOMER_PASSWORD),
-             "staff": lambda: login(STAFF_EMAIL, STAFF_PASSWORD)}[role]()
+    token = token_for(role)
     return ['[auth.openapi.bearer]', f'bearer = "{token}"'], {"Authorization": f"Bearer {token}"}, None
 
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use fixtures::customers::{self, Passwords};
 use shared::auth::{CustomerType, Role, TokenKeys};
 use shared::config::Env;
+use shared::store::StoreUrl;
 
 const USAGE: &str =
     "usage: local [serve] | local token --role staff|customer [--sub ID] [--type registered|vip|guest] [--ttl SECONDS]";
@@ -21,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(env).await,
-        Some("token") => token(&env, &args[1..]),
+        Some("token") => token(&env, &args[1..]).await,
         _ => Err(USAGE.into()),
     }
 }
@@ -54,7 +55,11 @@ async fn serve(env: Env) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     Ok(())
 }
 
-fn token(env: &Env, args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// Prints a development token. A customer token carries the token version the
+/// account has in the registered store this environment names (as a login's
+/// would), so it passes where money moves; for a subject with no account there
+/// it carries version 0 and is refused there, as any token of a ghost is.
+async fn token(env: &Env, args: &[String]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map(String::as_str);
     let role = match value("--role") {
         Some("staff") => Role::Staff,
@@ -70,6 +75,31 @@ fn token(env: &Env, args: &[String]) -> Result<(), Box<dyn std::error::Error + S
     let sub = value("--sub").unwrap_or(if role == Role::Staff { "staff_local" } else { "customer_local" });
     let ttl: i64 = value("--ttl").unwrap_or("43200").parse()?;
     let keys = TokenKeys::from_env(env)?;
-    println!("{}", keys.issue(sub, typ, role, ttl));
+    let version = if role == Role::Customer && typ != CustomerType::Guest { token_version(env, sub).await? } else { 0 };
+    println!("{}", keys.issue_at_version(sub, typ, role, version, ttl));
     Ok(())
+}
+
+/// The account's token version in the registered store, if it has the account.
+/// An embedded store that does not exist yet is not created for the question.
+async fn token_version(env: &Env, sub: &str) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+    let config = registered_customer::Config::from_env(env)?;
+    if let StoreUrl::Sqlite(url) = &config.store {
+        let file = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default();
+        if !std::path::Path::new(file).exists() {
+            eprintln!("note: no registered-customer store at {file} yet: the token carries version 0");
+            return Ok(0);
+        }
+    }
+    let store = registered_customer::store::Store::new(&config.store, 1)?;
+    match store.token_version(sub).await? {
+        Some(version) => Ok(version),
+        None => {
+            eprintln!(
+                "note: `{sub}` has no account in {}: the token will be refused where money moves",
+                config.store.redacted()
+            );
+            Ok(0)
+        }
+    }
 }

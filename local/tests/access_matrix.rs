@@ -122,6 +122,7 @@ fn table() -> Vec<Row> {
         GET "/api/customers/vip/customers/{id}" as "/api/customers/vip/customers/456" => [401, 401, 403, 403, 403, 200];
         POST "/api/customers/vip/customers/{id}/points" as "/api/customers/vip/customers/456/points" with "{}" => [401, 401, 403, 403, 403, 422];
         POST "/api/customers/login" with "{}" => [422, 422, 422, 422, 422, 422];
+        POST "/api/customers/token/refresh" with "{}" => [422, 422, 422, 422, 422, 422];
         POST "/api/customers/signup" with "{}" => [422, 422, 409, 409, 409, 409];
         POST "/api/guest-customer/" with "{}" => [201, 201, 201, 201, 201, 201];
         GET "/api/guest-customer/{id}/" as "/api/guest-customer/{guest_id}/" => [401, 200, 403, 403, 403, 200];

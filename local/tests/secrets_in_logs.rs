@@ -1,6 +1,6 @@
 //! Passwords, tokens and secrets never reach the logs: a customer's whole
 //! account life (sign-up, the mailed link, logins right and wrong, a password
-//! change, a guest session, closing the account) runs with every function's
+//! change, a refresh, a guest session, closing the account) runs with every function's
 //! logs captured at TRACE, in the JSON Lambda writes, and none of them appear.
 //!
 //! One test in this file: it installs the process-wide subscriber.
@@ -81,8 +81,18 @@ async fn no_password_token_or_secret_is_logged() {
     let slip = json!({ "email": second_password, "password": second_password });
     let (status, _, _) = send(&app, Method::POST, "/api/customers/login", None, Some(slip)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The change revoked the token: the customer logs in again, then refreshes.
+    let (status, _, session) =
+        send(&app, Method::POST, "/api/customers/login", None, Some(login(second_password))).await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let refresh_token = session["refresh_token"].as_str().unwrap().to_string();
+    let (status, _, session) =
+        send(&app, Method::POST, "/api/customers/token/refresh", None, Some(json!({ "refresh_token": refresh_token })))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    let second_access_token = session["access_token"].as_str().unwrap().to_string();
     let close = json!({ "password": second_password });
-    let (status, _, _) = send(&app, Method::DELETE, "/api/customers/", Some(&access_token), Some(close)).await;
+    let (status, _, _) = send(&app, Method::DELETE, "/api/customers/", Some(&second_access_token), Some(close)).await;
     assert!(status.is_success(), "{status}");
 
     let text = logs.text();
@@ -95,6 +105,8 @@ async fn no_password_token_or_secret_is_logged() {
         ("guest token", guest_token.as_str()),
         ("email link token", link_token.as_str()),
         ("access token", access_token.as_str()),
+        ("second access token", second_access_token.as_str()),
+        ("refresh token", refresh_token.as_str()),
         ("signing secret", secret),
     ] {
         assert!(!text.contains(value), "the {what} is in the logs:\n{text}");

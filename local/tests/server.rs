@@ -148,3 +148,36 @@ async fn the_shop_runs_with_its_catalog_on_mongodb() {
     assert_eq!(again.load_fixtures(&passwords).await.unwrap(), 0, "a second start adds nothing");
     assert_eq!(catalog_state(&again.app().unwrap()).await, catalog);
 }
+
+/// The fixtures fill a new shop once: what staff deleted and accounts closed
+/// stay gone when the server starts again on the same data.
+#[tokio::test]
+async fn a_restart_does_not_bring_back_what_was_removed_on_purpose() {
+    let env = env();
+    let functions = local::Functions::build(&env).unwrap();
+    let app = functions.app().unwrap();
+    assert!(functions.load_fixtures(&fixtures::customers::Passwords::demo()).await.unwrap() > 0);
+    let (_, _, mobiles) = send(&app, Method::GET, "/api/mobiles/?page_size=100", None, None).await;
+    let mobiles = mobiles["results"].as_array().unwrap().clone();
+    assert!(mobiles.len() >= 15);
+    for mobile in &mobiles {
+        let path = format!("/api/mobiles/{}/", mobile["id"].as_str().unwrap());
+        assert_eq!(send(&app, Method::DELETE, &path, Some(&staff_token()), None).await.0, StatusCode::NO_CONTENT);
+    }
+    let login = json!({ "email": "vip456@example.com", "password": fixtures::customers::DEMO_CUSTOMER_PASSWORD });
+    let (_, _, session) = send(&app, Method::POST, "/api/customers/login", None, Some(login.clone())).await;
+    let close = json!({ "password": fixtures::customers::DEMO_CUSTOMER_PASSWORD });
+    let token = session["access_token"].as_str().unwrap();
+    assert_eq!(send(&app, Method::DELETE, "/api/customers/", Some(token), Some(close)).await.0, StatusCode::NO_CONTENT);
+    drop((app, functions));
+
+    let functions = local::Functions::build(&env).unwrap();
+    let app = functions.app().unwrap();
+    assert_eq!(functions.load_fixtures(&fixtures::customers::Passwords::demo()).await.unwrap(), 0, "nothing added");
+    let (_, _, page) = send(&app, Method::GET, "/api/mobiles/", None, None).await;
+    assert_eq!(page["count"], 0, "the deleted mobiles stay deleted");
+    let (status, _, _) = send(&app, Method::POST, "/api/customers/login", None, Some(login)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the closed account stays closed");
+    let (status, _, _) = send(&app, Method::GET, "/api/customers/vip/customers/456", Some(&staff_token()), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "and its VIP record is not enrolled again");
+}

@@ -1,5 +1,11 @@
-//! Identity: HS256 tokens with claims `sub`, `typ`, `role`, `exp`, verified by
-//! every function itself so the same code is safe behind any gateway.
+//! Identity: HS256 tokens with claims `sub`, `typ`, `role`, `exp` and `ver`,
+//! verified by every function itself so the same code is safe behind any gateway.
+//!
+//! `ver` is the account's token version when the token was issued. A password
+//! change moves the account's version on, so older tokens stop passing the
+//! checks that compare it (the registered-customer function on every request,
+//! and [`crate::accounts`] where money moves); everywhere else a token lasts
+//! until it expires.
 
 use std::sync::Arc;
 
@@ -40,6 +46,9 @@ pub struct Claims {
     pub exp: i64,
     #[serde(default)]
     pub iat: i64,
+    /// The account's token version at issue; tokens from before versions existed count as 0.
+    #[serde(default)]
+    pub ver: i64,
 }
 
 impl Claims {
@@ -93,10 +102,16 @@ impl TokenKeys {
         Self::new(DEVELOPMENT_SECRET.as_bytes())
     }
 
-    /// A token for `sub` valid for `ttl_secs` from now.
+    /// A token for `sub` at token version 0 (an account whose password never changed),
+    /// valid for `ttl_secs` from now.
     pub fn issue(&self, sub: &str, typ: CustomerType, role: Role, ttl_secs: i64) -> String {
+        self.issue_at_version(sub, typ, role, 0, ttl_secs)
+    }
+
+    /// A token for `sub` carrying the account's token version `ver`.
+    pub fn issue_at_version(&self, sub: &str, typ: CustomerType, role: Role, ver: i64, ttl_secs: i64) -> String {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let claims = Claims { sub: sub.to_string(), typ, role, exp: now + ttl_secs, iat: now };
+        let claims = Claims { sub: sub.to_string(), typ, role, exp: now + ttl_secs, iat: now, ver };
         // Signing with an HMAC key cannot fail for well-formed claims.
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing")
     }
@@ -171,6 +186,9 @@ mod tests {
         assert_eq!(claims.sub, "cust_1");
         assert_eq!(claims.typ, CustomerType::Vip);
         assert!(!claims.is_staff());
+        assert_eq!(claims.ver, 0);
+        let later = keys.verify(&keys.issue_at_version("cust_1", CustomerType::Vip, Role::Customer, 3, 60)).unwrap();
+        assert_eq!(later.ver, 3);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What two or more functions use: problem responses, configuration, identity,
-//! invoking other functions, pagination, money, ids and store plumbing.
+//! invoking other functions, live accounts where money moves, pagination, money,
+//! ids and store plumbing.
 
+pub mod accounts;
 pub mod auth;
 pub mod aws;
 pub mod catalog;

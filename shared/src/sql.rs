@@ -147,6 +147,33 @@ impl Database {
     }
 }
 
+/// Which fixture sets were loaded into a store, so that the local server fills a
+/// new shop once and never a store emptied on purpose. The stores that load
+/// fixtures create the `fixture_loads` table (`name`, `loaded_at`) in their
+/// migrations.
+impl Database {
+    pub async fn fixtures_loaded(&self, name: &str) -> AppResult<bool> {
+        let row = sqlx::query("SELECT name FROM fixture_loads WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(row.is_some())
+    }
+
+    /// Records that the fixture set `name` was loaded (again: no change).
+    pub async fn mark_fixtures_loaded(&self, name: &str) -> AppResult<()> {
+        let sql = format!("{} INTO fixture_loads (name, loaded_at) VALUES (?, ?)", self.engine.insert_ignore());
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .bind(now_secs())
+            .execute(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(())
+    }
+}
+
 /// Creates the file's folder and lets SQLite create the file (`mode=rwc`).
 fn sqlite_url(url: &str) -> AppResult<String> {
     let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");

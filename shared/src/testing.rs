@@ -139,6 +139,20 @@ pub fn customer_token(sub: &str) -> String {
     TokenKeys::development().issue(sub, CustomerType::Registered, Role::Customer, 600)
 }
 
+/// Stands in for the registered-customer function where another function checks
+/// accounts (see [`crate::accounts`]): every subject has a live account at token
+/// version 0, as [`customer_token`]'s are. For tests that are about something
+/// else; the check itself is tested against the real function.
+pub fn every_account_live() -> Router {
+    use axum::extract::Path;
+    Router::new().route(
+        &crate::accounts::token_version_path("{id}"),
+        axum::routing::get(|Path(id): Path<String>| async move {
+            axum::Json(serde_json::json!({ "customer_id": id, "token_version": 0 }))
+        }),
+    )
+}
+
 /// Sends a request and returns the status, the content type and the body as JSON (`Null` when empty).
 pub async fn send(
     router: &Router,

@@ -1,6 +1,9 @@
 //! The cart service: one cart per owner (a guest session or a customer) holding
 //! items of every type, each line with the price seen when it was added.
 //!
+//! Every write first checks that a customer's account is live
+//! (`shared::accounts`): a closed account cannot fill a cart.
+//!
 //! The cart owns no item data: every add, change and read asks the items router
 //! for the item, so a cart never sells what is gone, unpriced or out of stock,
 //! and a reader sees when a price moved since the item went in. Guest tokens are
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use shared::accounts::AccountCheck;
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
 use shared::error::AppResult;
@@ -39,6 +43,8 @@ pub struct Config {
     pub items_router_function: String,
     /// The function that answers `GET /internal/guest/session`.
     pub guest_function: String,
+    /// The function that holds accounts, asked before every cart write (`shared::accounts`).
+    pub registered_function: String,
     /// How long one invoked function may take before it counts as failed.
     pub invoke_timeout: Duration,
     pub limits: Limits,
@@ -63,6 +69,7 @@ impl Config {
             max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 2)?,
             items_router_function: env.get("ITEMS_ROUTER_FUNCTION").unwrap_or("items-router").to_string(),
             guest_function: env.get("GUEST_CUSTOMER_FUNCTION").unwrap_or("guest-customer").to_string(),
+            registered_function: shared::accounts::registered_function(env),
             invoke_timeout: Duration::from_millis(timeout_ms),
             limits: Limits { max_lines, max_line_quantity },
         })
@@ -76,6 +83,7 @@ pub struct CartState {
     pub keys: Arc<TokenKeys>,
     pub items_router_function: Arc<str>,
     pub guest_function: Arc<str>,
+    pub accounts: Arc<AccountCheck>,
     pub invoke_timeout: Duration,
     pub limits: Limits,
 }
@@ -86,12 +94,20 @@ impl FromRef<CartState> for Arc<TokenKeys> {
     }
 }
 
+impl FromRef<CartState> for Arc<AccountCheck> {
+    fn from_ref(state: &CartState) -> Self {
+        state.accounts.clone()
+    }
+}
+
 impl CartState {
     /// The state; nothing is connected until the first request.
     pub fn new(config: &Config, invoker: Arc<dyn Invoker>, keys: Arc<TokenKeys>) -> AppResult<Self> {
         tracing::info!(store = %config.store.redacted(), "cart store");
+        let accounts = AccountCheck::new(invoker.clone(), config.registered_function.clone(), config.invoke_timeout);
         Ok(Self {
             store: Arc::new(Store::new(&config.store, config.max_connections)?),
+            accounts: Arc::new(accounts),
             invoker,
             keys,
             items_router_function: config.items_router_function.as_str().into(),

@@ -23,7 +23,13 @@ fn op(id: &str, summary: &str) -> OperationBuilder {
         secured(OperationBuilder::new().tag("cart").operation_id(Some(id)).summary(Some(summary)))
             .security(SecurityRequirement::new(GUEST_TOKEN, Vec::<String>::new())),
     )
-    .response("401", problem_response("Neither a valid customer token nor a valid guest token"))
+    .response(
+        "401",
+        problem_response(
+            "Neither a valid customer token nor a valid guest token; for a change, also a customer token whose \
+             account is closed, never existed, or changed its password since",
+        ),
+    )
 }
 
 /// Operations that read a JSON body.

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
+use shared::accounts::LiveAccount;
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, from_known_fields};
 use shared::http_app::{both_slashes, finish};
@@ -229,7 +230,7 @@ async fn read_cart(State(state): State<CartState>, owner: Owner) -> AppResult<ax
     current_view(&state, owner).await.map(axum::Json)
 }
 
-async fn clear_cart(State(state): State<CartState>, owner: Owner) -> AppResult<StatusCode> {
+async fn clear_cart(State(state): State<CartState>, owner: Owner, _: LiveAccount) -> AppResult<StatusCode> {
     state.store.clear(&owner).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -258,7 +259,12 @@ pub struct AddItem {
     pub quantity: i64,
 }
 
-async fn add_item(State(state): State<CartState>, owner: Owner, JsonObject(body): JsonObject) -> AppResult<Response> {
+async fn add_item(
+    State(state): State<CartState>,
+    owner: Owner,
+    _: LiveAccount,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
     let input: AddItem = from_known_fields(body, &["item_type", "item_id", "quantity"])?;
     let mut errors = FieldErrors::new();
     if !valid_item_type(&input.item_type) {
@@ -292,6 +298,7 @@ pub struct SetQuantity {
 async fn set_quantity(
     State(state): State<CartState>,
     owner: Owner,
+    _: LiveAccount,
     Path(item_id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> AppResult<axum::Json<CartView>> {
@@ -312,6 +319,7 @@ async fn set_quantity(
 async fn remove_item(
     State(state): State<CartState>,
     owner: Owner,
+    _: LiveAccount,
     Path(item_id): Path<String>,
 ) -> AppResult<axum::Json<CartView>> {
     if !state.store.remove(&owner, &item_id).await? {

@@ -93,7 +93,9 @@ impl Items {
 
 /// The cart on `url`, reaching `items` (when given) as "items-router".
 fn cart_app(url: &StoreUrl, items: Option<Router>) -> InProcessInvoker {
-    let mut functions = InProcessInvoker::new().with("guest-customer", guest_service());
+    let mut functions = InProcessInvoker::new()
+        .with("guest-customer", guest_service())
+        .with("registered-customer", shared::testing::every_account_live());
     if let Some(items) = items {
         functions = functions.with("items-router", items);
     }
@@ -102,6 +104,7 @@ fn cart_app(url: &StoreUrl, items: Option<Router>) -> InProcessInvoker {
         max_connections: 2,
         items_router_function: "items-router".into(),
         guest_function: "guest-customer".into(),
+        registered_function: "registered-customer".into(),
         invoke_timeout: Duration::from_secs(3),
         limits: Limits { max_lines: MAX_LINES, max_line_quantity: 99 },
     };

@@ -163,8 +163,36 @@ pub async fn by_customer_type(State(state): State<CustomerRouterState>, request:
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| AppError::PayloadTooLarge(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+    let closing = parts.method == Method::DELETE && parts.uri.path().trim_end_matches('/') == "/api/customers";
+    if let (true, Some(claims)) = (closing, caller.as_ref()) {
+        return crate::transitions::close_account(&state, &parts, claims, body).await;
+    }
+    let writes = !matches!(parts.method, Method::GET | Method::HEAD);
+    if let (true, true, Some(claims)) = (function == state.functions.vip, writes, caller.as_ref()) {
+        // Spending points moves money: a token without a live account at its version is refused at once.
+        state.accounts.require_live(claims).await?;
+    }
     let response = send(&state, &function, &parts, parts.method.clone(), parts.uri.to_string(), body).await?;
+    if function == state.functions.vip && response.status().is_success() {
+        return with_contacts(&state, caller.as_ref(), response).await;
+    }
     Ok(into_response(response))
+}
+
+/// A VIP answer with the members' email and name from their accounts.
+async fn with_contacts(
+    state: &CustomerRouterState,
+    caller: Option<&Claims>,
+    response: http::Response<Bytes>,
+) -> AppResult<Response> {
+    let Ok(mut answer) = serde_json::from_slice::<Value>(response.body()) else {
+        return Ok(into_response(response));
+    };
+    crate::contacts::add_to(state, caller, &mut answer).await?;
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = Bytes::from(serde_json::to_vec(&answer).map_err(AppError::internal)?);
+    Ok(into_response(http::Response::from_parts(parts, body)))
 }
 
 /// Invokes `function` with the caller's headers (its `Authorization` included:
@@ -248,7 +276,7 @@ mod tests {
     }
 
     fn claims(sub: &str, typ: CustomerType) -> Claims {
-        Claims { sub: sub.into(), typ, role: shared::auth::Role::Customer, exp: 0, iat: 0 }
+        Claims { sub: sub.into(), typ, role: shared::auth::Role::Customer, exp: 0, iat: 0, ver: 0 }
     }
 
     #[test]

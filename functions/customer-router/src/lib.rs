@@ -5,8 +5,11 @@
 //! from the seed's `X-Customer-Type`/`X-User-ID` headers, which are accepted as
 //! routing hints only when they agree with the token. The router also logs
 //! customers in and runs the transitions guest → registered → VIP, each step of
-//! which is idempotent so a failed transition can simply be retried.
+//! which is idempotent so a failed transition can simply be retried, and
+//! account closure. It signs short-lived access tokens at login and refresh, and
+//! shows VIP records with the personal data of their accounts.
 
+mod contacts;
 mod forward;
 pub use forward::FORWARDED_ROUTES;
 pub mod openapi;
@@ -18,6 +21,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::{any, post};
+use shared::accounts::AccountCheck;
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
 use shared::http_app::{both_slashes, finish};
@@ -41,7 +45,9 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let ttl: i64 = env.parse_or("TOKEN_TTL_SECS", 3600)?;
+        // Short, since outside the checks where money moves a token is only
+        // refused when it expires; the refresh token keeps a customer logged in.
+        let ttl: i64 = env.parse_or("TOKEN_TTL_SECS", 900)?;
         if !(60..=86_400).contains(&ttl) {
             return Err(ConfigError::Invalid { name: "TOKEN_TTL_SECS".into(), why: "use 60 to 86400 seconds".into() });
         }
@@ -62,6 +68,8 @@ impl Config {
 pub struct CustomerRouterState {
     pub functions: Arc<Functions>,
     pub invoker: Arc<dyn Invoker>,
+    /// Asked before a customer's change of their VIP record (spending points).
+    pub accounts: Arc<AccountCheck>,
     pub keys: Arc<TokenKeys>,
     pub token_ttl_secs: i64,
     pub invoke_timeout: Duration,
@@ -75,8 +83,10 @@ impl FromRef<CustomerRouterState> for Arc<TokenKeys> {
 
 impl CustomerRouterState {
     pub fn new(config: &Config, invoker: Arc<dyn Invoker>, keys: Arc<TokenKeys>) -> Self {
+        let accounts = AccountCheck::new(invoker.clone(), config.functions.registered.clone(), config.invoke_timeout);
         Self {
             functions: Arc::new(config.functions.clone()),
+            accounts: Arc::new(accounts),
             invoker,
             keys,
             token_ttl_secs: config.token_ttl_secs,
@@ -91,6 +101,7 @@ pub fn router(state: CustomerRouterState) -> Router {
         ("/api/customers/login", post(transitions::login)),
         ("/api/customers/signup", post(transitions::sign_up)),
         ("/api/customers/upgrade", post(transitions::upgrade)),
+        ("/api/customers/token/refresh", post(transitions::refresh)),
     ] {
         for path in both_slashes(path) {
             router = router.route(&path, handler.clone());

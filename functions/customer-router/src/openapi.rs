@@ -1,5 +1,5 @@
-//! The customer router in the API document: its own routes (login, sign-up,
-//! upgrade), and what it adds to every route it forwards. The forwarded routes
+//! The customer router in the API document: its own routes (login, token
+//! refresh, sign-up, upgrade), and what it adds to every route it forwards. The forwarded routes
 //! themselves are described by the functions that serve them; where one path is
 //! served by a different function per customer type, the local server merges
 //! their descriptions (`shared::openapi::merge_alternatives`).
@@ -18,7 +18,8 @@ use shared::openapi::{
 };
 
 /// Paths the router answers itself; every other `/api/customers` path is forwarded.
-pub const OWN_PATHS: [&str; 3] = ["/api/customers/login", "/api/customers/signup", "/api/customers/upgrade"];
+pub const OWN_PATHS: [&str; 4] =
+    ["/api/customers/login", "/api/customers/token/refresh", "/api/customers/signup", "/api/customers/upgrade"];
 
 fn hint_parameters() -> [Parameter; 2] {
     let header = |name: &str, description: &str, schema: RefOr<Schema>| {
@@ -48,6 +49,10 @@ fn op(id: &str, summary: &str) -> OperationBuilder {
     with_common_errors(OperationBuilder::new().tag("customers").operation_id(Some(id)).summary(Some(summary)))
 }
 
+fn described(ty: Type, description: &str) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(ty).description(Some(description))
+}
+
 fn token_schema() -> RefOr<Schema> {
     let text = || String::schema();
     ObjectBuilder::new()
@@ -55,8 +60,22 @@ fn token_schema() -> RefOr<Schema> {
         .required("access_token")
         .property("token_type", text())
         .required("token_type")
-        .property("expires_in", i64::schema())
+        .property("expires_in", described(Type::Integer, "Seconds the access token lasts (TOKEN_TTL_SECS)"))
         .required("expires_in")
+        .property(
+            "refresh_token",
+            described(
+                Type::String,
+                "Sent to /api/customers/token/refresh for the next access token; works once, and a password change \
+                 or closing the account revokes it",
+            ),
+        )
+        .required("refresh_token")
+        .property(
+            "refresh_expires_in",
+            described(Type::Integer, "Seconds the refresh token lasts unused (REFRESH_TOKEN_TTL_DAYS)"),
+        )
+        .required("refresh_expires_in")
         .property("customer_id", text())
         .required("customer_id")
         .property("customer_type", one_of_strings(["registered", "vip"]))
@@ -133,6 +152,30 @@ pub fn openapi() -> OpenApi {
                              15 minutes by default); the lockout ends after `Retry-After` seconds",
                         ),
                     ),
+            ),
+        )
+        .path(
+            "/api/customers/token/refresh",
+            PathItem::new(
+                HttpMethod::Post,
+                op(
+                    "refresh_token",
+                    "A new access token (and the next refresh token) for a refresh token from a login or refresh",
+                )
+                .request_body(Some(json_body(
+                    closed(ObjectBuilder::new()).property("refresh_token", string(1, 200, None)).required("refresh_token").into(),
+                    Some(json!({ "refresh_token": "x2Vq…" })),
+                )))
+                .response("200", json_response("Tokens for the account as it is now", token_schema()))
+                .response(
+                    "401",
+                    problem_response(
+                        "Unknown, expired, used or revoked (a used one coming back revokes all of the account's)",
+                    ),
+                )
+                .response("413", problem_response("Body too large"))
+                .response("415", problem_response("Body is not JSON"))
+                .response("422", problem_response("Unknown or missing fields")),
             ),
         )
         .path(

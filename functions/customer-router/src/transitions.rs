@@ -141,22 +141,92 @@ pub async fn login(State(state): State<CustomerRouterState>, request: Request) -
         return Ok(into_response(response));
     }
     let id = who["customer_id"].as_str().ok_or_else(|| AppError::internal("authenticate answered without an id"))?;
-    let typ = customer_type(who["customer_type"].as_str().unwrap_or(""))?;
-    let role = if who["role"] == "staff" { Role::Staff } else { Role::Customer };
-    let token = state.keys.issue(id, typ, role, state.token_ttl_secs);
     tracing::info!(customer = %id, "logged in");
     if let Ok(Some((guest_id, _, _))) = guest_session(&state, &parts).await {
         merge_cart(&state, &guest_id, id).await;
     }
+    session(&state, &who)
+}
+
+/// The answer to a login or a refresh: an access token signed for the account
+/// as it is now (its type, role and token version), and the refresh token the
+/// registered service stored for it.
+fn session(state: &CustomerRouterState, who: &Value) -> AppResult<Response> {
+    let id = who["customer_id"].as_str().ok_or_else(|| AppError::internal("the session names no customer"))?;
+    let typ = customer_type(who["customer_type"].as_str().unwrap_or(""))?;
+    let role = if who["role"] == "staff" { Role::Staff } else { Role::Customer };
+    let version =
+        who["token_version"].as_i64().ok_or_else(|| AppError::internal("the session has no token version"))?;
+    let token = state.keys.issue_at_version(id, typ, role, version, state.token_ttl_secs);
     Ok(axum::Json(json!({
         "access_token": token,
         "token_type": "Bearer",
         "expires_in": state.token_ttl_secs,
+        "refresh_token": who["refresh_token"],
+        "refresh_expires_in": who["refresh_expires_in"],
         "customer_id": id,
         "customer_type": who["customer_type"],
         "role": who["role"],
     }))
     .into_response())
+}
+
+/// `POST /api/customers/token/refresh`: a refresh token in, a new access token
+/// and the next refresh token out. Each refresh token works once; a password
+/// change or the account's closure revokes them all.
+pub async fn refresh(State(state): State<CustomerRouterState>, request: Request) -> AppResult<Response> {
+    let (parts, body) = request.into_parts();
+    require_json(&parts)?;
+    let body = json_object(body).await?;
+    only_fields(&body, &["refresh_token"])?;
+    let (status, who, response) = call_json(
+        &state,
+        &state.functions.registered,
+        Method::POST,
+        "/internal/registered/refresh",
+        &[],
+        Some(&Value::Object(body)),
+    )
+    .await?;
+    if status != StatusCode::OK {
+        return Ok(into_response(response));
+    }
+    session(&state, &who)
+}
+
+/// `DELETE /api/customers/`: the registered service checks the password and
+/// closes the account, keeping only its id; then the VIP record loses what
+/// identified the member and the cart goes. The last two are retried by sending
+/// the same request again, which the registered service answers 204 again.
+pub async fn close_account(
+    state: &CustomerRouterState,
+    parts: &http::request::Parts,
+    claims: &shared::auth::Claims,
+    body: bytes::Bytes,
+) -> AppResult<Response> {
+    let forwarded =
+        crate::forward::send(state, &state.functions.registered, parts, Method::DELETE, parts.uri.to_string(), body)
+            .await?;
+    if forwarded.status() != StatusCode::NO_CONTENT {
+        return Ok(into_response(forwarded));
+    }
+    let id = &claims.sub;
+    let unfinished = |what: &str| AppError::Unavailable {
+        detail: format!("your account is closed, but {what} did not finish; send the same request again"),
+        retry_after_secs: 2,
+    };
+    let close = json!({ "customer_id": id });
+    match call_json(state, &state.functions.vip, Method::POST, "/internal/vip/close", &[], Some(&close)).await {
+        Ok((status, _, _)) if status.is_success() => {}
+        _ => return Err(unfinished("removing your VIP record")),
+    }
+    let cart = format!("/internal/cart/customer/{id}");
+    match call_json(state, &state.functions.cart, Method::DELETE, &cart, &[], None).await {
+        Ok((status, _, _)) if status.is_success() => {}
+        _ => return Err(unfinished("emptying your cart")),
+    }
+    tracing::info!(customer = %id, "account closed");
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `POST /api/customers/signup`. With a guest's `X-Guest-Token`, the guest's history
@@ -260,13 +330,14 @@ pub async fn upgrade(State(state): State<CustomerRouterState>, request: Request)
     if status != StatusCode::OK {
         return Ok(into_response(response));
     }
-    // A VIP record needs a name; an account may not have given one yet.
-    let name = account["name"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-        .or_else(|| account["email"].as_str())
-        .unwrap_or(&customer_id);
-    let enroll = json!({ "customer_id": customer_id, "email": account["email"], "name": name });
+    // An upgrade answers a new token: one revoked by a password change must not get one.
+    if !claims.is_staff() && account["token_version"].as_i64() != Some(claims.ver) {
+        return Err(AppError::Unauthorized(
+            "this token was issued before the account's password changed; log in again".into(),
+        ));
+    }
+    // The VIP record holds points and tier only: name and email stay the account's.
+    let enroll = json!({ "customer_id": customer_id });
     let (status, vip, response) =
         call_json(&state, &state.functions.vip, Method::POST, "/internal/vip/enroll", &[], Some(&enroll)).await?;
     if !(status == StatusCode::CREATED || status == StatusCode::OK) {
@@ -285,10 +356,18 @@ pub async fn upgrade(State(state): State<CustomerRouterState>, request: Request)
         return Ok(into_response(response));
     }
     tracing::info!(customer = %customer_id, by_staff = claims.is_staff(), "upgraded to VIP");
+    let mut vip = vip;
+    crate::contacts::add_to(&state, None, &mut vip).await?;
     let mut answer = json!({ "customer": vip });
     if !claims.is_staff() {
-        answer["access_token"] =
-            json!(state.keys.issue(&customer_id, CustomerType::Vip, Role::Customer, state.token_ttl_secs));
+        let version = account["token_version"].as_i64().unwrap_or_default();
+        answer["access_token"] = json!(state.keys.issue_at_version(
+            &customer_id,
+            CustomerType::Vip,
+            Role::Customer,
+            version,
+            state.token_ttl_secs
+        ));
         answer["token_type"] = json!("Bearer");
         answer["expires_in"] = json!(state.token_ttl_secs);
     }

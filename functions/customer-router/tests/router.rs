@@ -50,6 +50,7 @@ async fn stack() -> Stack {
         verification_ttl_secs: 3600,
         public_base_url: "http://shop.test".into(),
         login_limits: Default::default(),
+        refresh_token_ttl_secs: 3600,
     };
     let registered_state = registered_customer::RegisteredState::new(&registered_config, keys()).unwrap();
     let accounts = vec![
@@ -94,31 +95,38 @@ async fn stack() -> Stack {
     let vip_state = vip_customer::VipState::new(&vip_config, keys()).unwrap();
     vip_customer::load_tiers(&vip_state.store, fixtures::customers::VIP_TIERS).await.unwrap();
     let vip = vip_customer::router(vip_state);
-    let (status, _, _) = send(
-        &vip,
-        Method::POST,
-        "/internal/vip/enroll",
-        None,
-        Some(json!({ "customer_id": "456", "email": "vip456@example.com", "name": "Val" })),
-    )
-    .await;
+    let (status, _, _) =
+        send(&vip, Method::POST, "/internal/vip/enroll", None, Some(json!({ "customer_id": "456" }))).await;
     assert_eq!(status, StatusCode::CREATED);
 
     let app = customer_router(guest.clone(), registered.clone(), vip.clone());
     Stack { app, mail_dir, guest, registered, vip }
 }
 
-/// Stands in for the cart function: remembers every merge it is asked for.
+/// Stands in for the cart function: remembers every merge and every emptied cart.
 static MERGES: std::sync::Mutex<Vec<Value>> = std::sync::Mutex::new(Vec::new());
+static EMPTIED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 fn cart_recorder() -> Router {
-    Router::new().route(
-        "/internal/cart/merge",
-        axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
-            MERGES.lock().unwrap().push(body);
-            axum::Json(json!({ "lines": [] }))
-        }),
-    )
+    Router::new()
+        .route(
+            "/internal/cart/merge",
+            axum::routing::post(|axum::Json(body): axum::Json<Value>| async move {
+                MERGES.lock().unwrap().push(body);
+                axum::Json(json!({ "lines": [] }))
+            }),
+        )
+        .route(
+            "/internal/cart/customer/{id}",
+            axum::routing::delete(|axum::extract::Path(id): axum::extract::Path<String>| async move {
+                EMPTIED.lock().unwrap().push(id);
+                StatusCode::NO_CONTENT
+            }),
+        )
+}
+
+fn emptied(customer_id: &str) -> bool {
+    EMPTIED.lock().unwrap().iter().any(|id| id == customer_id)
 }
 
 fn merged(guest_id: &str, customer_id: &str) -> bool {
@@ -126,11 +134,15 @@ fn merged(guest_id: &str, customer_id: &str) -> bool {
 }
 
 fn customer_router(guest: Router, registered: Router, vip: Router) -> Router {
+    customer_router_with_cart(guest, registered, vip, cart_recorder())
+}
+
+fn customer_router_with_cart(guest: Router, registered: Router, vip: Router, cart: Router) -> Router {
     let invoker = InProcessInvoker::new()
         .with("guest-customer", guest)
         .with("registered-customer", registered)
         .with("vip-customer", vip)
-        .with("cart", cart_recorder());
+        .with("cart", cart);
     router_over(invoker, Duration::from_secs(5))
 }
 
@@ -340,11 +352,174 @@ async fn guest_to_registered_to_vip() {
     assert_ne!(earned["customer"]["tier"], "bronze");
     assert_eq!(send(&s.app, Method::POST, &path, Some(&vip_token), Some(earn)).await.0, StatusCode::FORBIDDEN);
 
-    // A VIP closes their account at the account service.
+    // A VIP closes their account: the account, the VIP record and the cart go.
     let (status, _, _) =
         send(&s.app, Method::DELETE, "/api/customers/", Some(&vip_token), Some(json!({ "password": PASSWORD }))).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(login(&s.app, "gus@example.com").await.0, StatusCode::UNAUTHORIZED);
+    assert!(emptied(me["id"].as_str().unwrap()));
+}
+
+fn access_token(session: &Value) -> String {
+    session["access_token"].as_str().unwrap_or_else(|| panic!("no access token in {session}")).to_string()
+}
+
+#[tokio::test]
+async fn vip_records_show_the_accounts_name_and_email_as_they_are_now() {
+    let s = stack().await;
+    let (_, session) = login(&s.app, "vip456@example.com").await;
+    let vip = access_token(&session);
+    let (status, _, me) = send(&s.app, Method::GET, "/api/customers/", Some(&vip), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!((me["email"].as_str(), me["name"].as_str()), (Some("vip456@example.com"), Some("Val")));
+
+    let (status, _, _) =
+        send(&s.app, Method::PATCH, "/api/customers/profile", Some(&vip), Some(json!({ "name": "Valentina" }))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, me) = send(&s.app, Method::GET, "/api/customers/", Some(&vip), None).await;
+    assert_eq!(me["name"], "Valentina", "the VIP view shows the profile's new name at once");
+    let (_, staff) = login(&s.app, "staff@shop.local").await;
+    let staff = access_token(&staff);
+    let (status, _, record) = send(&s.app, Method::GET, "/api/customers/vip/customers/456", Some(&staff), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((record["name"].as_str(), record["email"].as_str()), (Some("Valentina"), Some("vip456@example.com")));
+    let (_, _, page) = send(&s.app, Method::GET, "/api/customers/vip/customers", Some(&staff), None).await;
+    assert_eq!(page["results"][0]["name"], "Valentina", "{page}");
+
+    // An account without a name: the VIP view says so, rather than showing the email as a name.
+    let (status, _, _) = send(
+        &s.app,
+        Method::POST,
+        "/api/customers/signup",
+        None,
+        Some(json!({ "email": "nameless@example.com", "password": PASSWORD })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let link = mail_token(&s.mail_dir, "nameless@example.com");
+    send(&s.app, Method::POST, "/api/customers/verify-email", None, Some(json!({ "token": link }))).await;
+    let (_, session) = login(&s.app, "nameless@example.com").await;
+    let (status, _, upgraded) =
+        send(&s.app, Method::POST, "/api/customers/upgrade", Some(&access_token(&session)), None).await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
+    assert_eq!(upgraded["customer"]["email"], "nameless@example.com");
+    assert_eq!(upgraded["customer"]["name"], Value::Null);
+    let vip = access_token(&upgraded);
+    send(&s.app, Method::PATCH, "/api/customers/profile", Some(&vip), Some(json!({ "name": "Named Later" }))).await;
+    let (_, _, me) = send(&s.app, Method::GET, "/api/customers/", Some(&vip), None).await;
+    assert_eq!(me["name"], "Named Later");
+}
+
+#[tokio::test]
+async fn closing_a_vip_account_leaves_no_record_to_read_and_finishes_on_retry() {
+    let s = stack().await;
+    let cart = failing_once(cart_recorder(), "/internal/cart/customer/456");
+    let app = customer_router_with_cart(s.guest.clone(), s.registered.clone(), s.vip.clone(), cart);
+    let (_, session) = login(&app, "vip456@example.com").await;
+    let vip = access_token(&session);
+    let (_, staff) = login(&app, "staff@shop.local").await;
+    let staff = access_token(&staff);
+    let close = json!({ "password": PASSWORD });
+
+    let (status, _, problem) = send(&app, Method::DELETE, "/api/customers/", Some(&vip), Some(close.clone())).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "the cart did not answer: {problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("send the same request again"), "{problem}");
+    let (status, _, _) = send(&app, Method::DELETE, "/api/customers/", Some(&vip), Some(close)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "the retry finishes the closure");
+    assert!(emptied("456"));
+
+    let (status, _, body) = send(&app, Method::GET, "/api/customers/", Some(&vip), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.get("email").is_none() && body.get("name").is_none(), "{body}");
+    let (status, _, _) = send(&app, Method::GET, "/api/customers/vip/customers/456", Some(&staff), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, page) = send(&app, Method::GET, "/api/customers/vip/customers", Some(&staff), None).await;
+    assert_eq!(page["count"], 0, "{page}");
+    let (status, _, _) = send(&app, Method::GET, "/api/customers/profile", Some(&vip), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refresh = json!({ "refresh_token": session["refresh_token"] });
+    let (status, _, _) = send(&app, Method::POST, "/api/customers/token/refresh", None, Some(refresh)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the refresh token went with the account");
+    assert_eq!(login(&app, "vip456@example.com").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_earlier_tokens_in_the_vip_views_at_once() {
+    let s = stack().await;
+    let (_, session) = login(&s.app, "vip456@example.com").await;
+    let old = access_token(&session);
+    let change = json!({ "current_password": PASSWORD, "new_password": "another horse 10" });
+    let (status, _, _) = send(&s.app, Method::POST, "/api/customers/password", Some(&old), Some(change)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, problem) = send(&s.app, Method::GET, "/api/customers/", Some(&old), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    let redeem = json!({ "points": 1, "reason": "voucher", "idempotency_key": "old-token" });
+    let (status, _, problem) =
+        send(&s.app, Method::POST, "/api/customers/vip/points/redeem", Some(&old), Some(redeem)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "spending points with the old token: {problem}");
+    let (status, _, problem) = send(&s.app, Method::POST, "/api/customers/upgrade", Some(&old), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an upgrade would answer a fresh token: {problem}");
+    let (status, _, session) = send(
+        &s.app,
+        Method::POST,
+        "/api/customers/login",
+        None,
+        Some(json!({ "email": "vip456@example.com", "password": "another horse 10" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, me) = send(&s.app, Method::GET, "/api/customers/", Some(&access_token(&session)), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+}
+
+#[tokio::test]
+async fn refresh_tokens_keep_a_customer_logged_in_as_the_account_is_now() {
+    let s = stack().await;
+    let (status, session) = login(&s.app, "customer123@example.com").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(session["expires_in"], 600);
+    assert_eq!(session["refresh_expires_in"], 3600);
+    let first = session["refresh_token"].clone();
+    let (status, _, _) =
+        send(&s.app, Method::POST, "/api/customers/upgrade", Some(&access_token(&session)), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let refresh = |token: &Value| json!({ "refresh_token": token });
+    let (status, _, renewed) =
+        send(&s.app, Method::POST, "/api/customers/token/refresh", None, Some(refresh(&first))).await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    assert_eq!(renewed["customer_type"], "vip", "the new token says what the account is now");
+    let claims = keys().verify(&access_token(&renewed)).unwrap();
+    assert_eq!((claims.sub.as_str(), claims.typ), ("123", CustomerType::Vip));
+    let (status, _, me) = send(&s.app, Method::GET, "/api/customers/", Some(&access_token(&renewed)), None).await;
+    assert_eq!((status, me["customer_type"].as_str()), (StatusCode::OK, Some("vip")));
+
+    let (status, _, _) = send(&s.app, Method::POST, "/api/customers/token/refresh", None, Some(refresh(&first))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a refresh token works once");
+    let (status, _, _) =
+        send(&s.app, Method::POST, "/api/customers/token/refresh", None, Some(refresh(&renewed["refresh_token"])))
+            .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "and its reuse revoked the newer one too");
+
+    let (status, _, problem) = send(
+        &s.app,
+        Method::POST,
+        "/api/customers/token/refresh",
+        None,
+        Some(json!({ "refresh_token": "x", "sub": "1" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let (status, _) = shared::testing::send_raw(
+        &s.app,
+        Method::POST,
+        "/api/customers/token/refresh",
+        None,
+        "text/plain",
+        "refresh_token=x",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 /// Fails the first call to `path` with a 500, as a function that crashed would.

@@ -39,6 +39,22 @@ async fn fixtures_load_once_and_read_back() {
 }
 
 #[tokio::test]
+async fn a_store_records_that_its_fixtures_were_loaded() {
+    for backend in backends("fixture_marker").await {
+        let name = backend.name;
+        assert!(!backend.store.fixtures_loaded().await.unwrap(), "{name}: a new store has no record");
+        for _ in 0..2 {
+            backend.store.mark_fixtures_loaded().await.unwrap();
+            assert!(backend.store.fixtures_loaded().await.unwrap(), "{name}: recorded, once or twice");
+        }
+        let app = backend.app();
+        let (status, _) =
+            call(&app, Method::GET, "/api/customers/", Some("fixture_loads:guest-sessions.x"), None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: the record is no session");
+    }
+}
+
+#[tokio::test]
 async fn fixture_items_exist_and_invalid_fixtures_are_refused() {
     let mut known = Vec::new();
     for file in ["books", "laptops", "mobiles", "clothes"] {

@@ -29,6 +29,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use shared::accounts::LiveAccount;
 use shared::auth::CustomerType;
 use shared::error::{AppError, FieldErrors, PROBLEM_JSON};
 use shared::extract::JsonObject;
@@ -95,6 +96,7 @@ fn stored(status: u16, body: String, replayed: bool) -> Response {
 pub async fn checkout(
     State(state): State<OrderState>,
     customer: Customer,
+    _: LiveAccount,
     headers: HeaderMap,
     JsonObject(body): JsonObject,
 ) -> Result<Response> {

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use shared::accounts::AccountCheck;
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
 use shared::error::AppResult;
@@ -42,6 +43,8 @@ pub struct Functions {
     pub vip_customer: String,
     pub shipping: String,
     pub paying: String,
+    /// Asked whether the caller's account is live before a checkout or a cancellation.
+    pub registered_customer: String,
 }
 
 impl Functions {
@@ -53,6 +56,7 @@ impl Functions {
             vip_customer: name("VIP_CUSTOMER_FUNCTION", "vip-customer"),
             shipping: name("SHIPPING_FUNCTION", "shipping"),
             paying: name("PAYING_FUNCTION", "paying"),
+            registered_customer: shared::accounts::registered_function(env),
         }
     }
 }
@@ -95,6 +99,7 @@ pub struct OrderState {
     pub invoker: Arc<dyn Invoker>,
     pub keys: Arc<TokenKeys>,
     pub functions: Arc<Functions>,
+    pub accounts: Arc<AccountCheck>,
     pub invoke_timeout: Duration,
     pub checkout_lease: Duration,
 }
@@ -105,15 +110,24 @@ impl FromRef<OrderState> for Arc<TokenKeys> {
     }
 }
 
+impl FromRef<OrderState> for Arc<AccountCheck> {
+    fn from_ref(state: &OrderState) -> Self {
+        state.accounts.clone()
+    }
+}
+
 impl OrderState {
     /// The state; nothing is connected until the first request.
     pub fn new(config: &Config, invoker: Arc<dyn Invoker>, keys: Arc<TokenKeys>) -> AppResult<Self> {
         tracing::info!(store = %config.store.redacted(), "order store");
+        let accounts =
+            AccountCheck::new(invoker.clone(), config.functions.registered_customer.clone(), config.invoke_timeout);
         Ok(Self {
             store: Arc::new(Store::new(&config.store, config.max_connections)?),
             invoker,
             keys,
             functions: Arc::new(config.functions.clone()),
+            accounts: Arc::new(accounts),
             invoke_timeout: config.invoke_timeout,
             checkout_lease: config.checkout_lease,
         })
@@ -137,6 +151,7 @@ mod tests {
                 vip_customer: "vip-customer".into(),
                 shipping: "shipping".into(),
                 paying: "paying".into(),
+                registered_customer: "registered-customer".into(),
             }
         );
         assert_eq!(config.invoke_timeout, Duration::from_millis(3_000));

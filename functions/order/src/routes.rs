@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use shared::accounts::LiveAccount;
 use shared::auth::Staff;
 use shared::error::{AppError, FieldErrors};
 use shared::extract::{JsonObject, QueryPairs};
@@ -150,6 +151,7 @@ async fn settle(state: &OrderState, order: Order, undo: Undo) -> Result<Order> {
 async fn cancel(
     State(state): State<OrderState>,
     customer: Customer,
+    _: LiveAccount,
     Path(id): Path<String>,
 ) -> Result<Json<OrderRecord>> {
     visible(&state, &customer, &id).await?;

@@ -1,5 +1,6 @@
 //! The paying service: payments for orders by card, wallet, cash on delivery or
-//! VIP points, with idempotency keys, declines, captures and refunds.
+//! VIP points, with idempotency keys, declines, captures and refunds. A payment
+//! first checks that the payer's account is live (`shared::accounts`).
 //!
 //! The order service owns orders: a payment reads the order (amount, currency,
 //! owner) and, once it has the money or the promise of it, tells the order it is
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use shared::accounts::AccountCheck;
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
 use shared::error::AppResult;
@@ -50,6 +52,8 @@ pub struct Config {
     pub order_function: String,
     /// The function that answers points redeems and `/internal/vip/adjust`.
     pub vip_function: String,
+    /// The function that holds accounts, asked before every payment (`shared::accounts`).
+    pub registered_function: String,
     /// How long one invoked function may take before it counts as failed.
     pub invoke_timeout: Duration,
     /// Capture card payments when they are authorized, instead of when the order ships.
@@ -79,6 +83,7 @@ impl Config {
             max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 2)?,
             order_function: env.get("ORDER_FUNCTION").unwrap_or("order").to_string(),
             vip_function: env.get("VIP_CUSTOMER_FUNCTION").unwrap_or("vip-customer").to_string(),
+            registered_function: shared::accounts::registered_function(env),
             invoke_timeout: Duration::from_millis(timeout_ms),
             capture_immediately,
             retry: RetryPolicy::default(),
@@ -94,6 +99,7 @@ pub struct PayingState {
     pub processor: Arc<dyn Processor>,
     pub order_function: Arc<str>,
     pub vip_function: Arc<str>,
+    pub accounts: Arc<AccountCheck>,
     pub invoke_timeout: Duration,
     pub capture_immediately: bool,
     pub retry: RetryPolicy,
@@ -102,6 +108,12 @@ pub struct PayingState {
 impl FromRef<PayingState> for Arc<TokenKeys> {
     fn from_ref(state: &PayingState) -> Self {
         state.keys.clone()
+    }
+}
+
+impl FromRef<PayingState> for Arc<AccountCheck> {
+    fn from_ref(state: &PayingState) -> Self {
+        state.accounts.clone()
     }
 }
 
@@ -118,7 +130,9 @@ impl PayingState {
         processor: Arc<dyn Processor>,
     ) -> AppResult<Self> {
         tracing::info!(store = %config.store.redacted(), "paying store");
+        let accounts = AccountCheck::new(invoker.clone(), config.registered_function.clone(), config.invoke_timeout);
         Ok(Self {
+            accounts: Arc::new(accounts),
             store: Arc::new(Store::new(&config.store, config.max_connections)?),
             invoker,
             keys,

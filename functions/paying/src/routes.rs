@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use http::request::Parts;
 use http::{HeaderMap, header};
 use serde::Deserialize;
+use shared::accounts::LiveAccount;
 use shared::auth::{Caller, Claims, Staff};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, QueryPairs, from_known_fields};
@@ -94,6 +95,7 @@ fn checked_id(id: &str) -> AppResult<&str> {
 async fn create(
     State(state): State<PayingState>,
     Customer(caller): Customer,
+    _: LiveAccount,
     IdempotencyKey(key): IdempotencyKey,
     headers: HeaderMap,
     JsonObject(body): JsonObject,

@@ -1,6 +1,8 @@
 //! The registered customer service: accounts with argon2id passwords, email
 //! verification through a mailer port, profiles and preferences, addresses,
-//! password changes and account deletion.
+//! password changes (which revoke every token issued before) and account closure
+//! (which keeps only the closed id), refresh tokens for the router's logins, and
+//! the token version other functions check where money moves.
 //!
 //! Customers reach it only through the customer router, which forwards their
 //! `/api/customers/...` requests unchanged; the function checks their token
@@ -40,6 +42,8 @@ pub struct Config {
     /// Base of the links in mails, e.g. `https://shop.example.com`.
     pub public_base_url: String,
     pub login_limits: LoginLimits,
+    /// How long a refresh token lasts unused; each refresh starts a new one.
+    pub refresh_token_ttl_secs: i64,
 }
 
 impl Config {
@@ -57,6 +61,10 @@ impl Config {
                 why: "use 1 to 720".into(),
             });
         }
+        let refresh_days: i64 = env.parse_or("REFRESH_TOKEN_TTL_DAYS", 30)?;
+        if !(1..=365).contains(&refresh_days) {
+            return Err(ConfigError::Invalid { name: "REFRESH_TOKEN_TTL_DAYS".into(), why: "use 1 to 365".into() });
+        }
         Ok(Self {
             store: StoreUrl::from_env(env, "REGISTERED_CUSTOMER_DATABASE_URL", "registered-customer")?,
             max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 2)?,
@@ -68,6 +76,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_string(),
             login_limits: LoginLimits::from_env(env)?,
+            refresh_token_ttl_secs: refresh_days * 86_400,
         })
     }
 }
@@ -80,6 +89,7 @@ pub struct RegisteredState {
     pub verification_ttl_secs: i64,
     pub public_base_url: String,
     pub login_limits: LoginLimits,
+    pub refresh_token_ttl_secs: i64,
 }
 
 impl FromRef<RegisteredState> for Arc<TokenKeys> {
@@ -103,6 +113,7 @@ impl RegisteredState {
             verification_ttl_secs: config.verification_ttl_secs,
             public_base_url: config.public_base_url.clone(),
             login_limits: config.login_limits,
+            refresh_token_ttl_secs: config.refresh_token_ttl_secs,
         })
     }
 }

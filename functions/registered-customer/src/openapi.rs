@@ -23,7 +23,10 @@ fn op(id: &str, summary: &str) -> OperationBuilder {
 
 fn account_op(id: &str, summary: &str) -> OperationBuilder {
     secured(op(id, summary))
-        .response("401", problem_response("No valid token"))
+        .response(
+            "401",
+            problem_response("No valid token, one from before the last password change, or a closed account's"),
+        )
         .response("403", problem_response("A guest session has no account"))
         .response("404", problem_response("No account for this token, or no such address"))
 }
@@ -136,7 +139,12 @@ pub fn openapi() -> OpenApi {
                     closed(ObjectBuilder::new()).property("password", String::schema()).required("password").into(),
                     None,
                 )))
-                .response("204", empty_response("Closed; your tokens no longer reach an account")),
+                .response(
+                    "204",
+                    empty_response(
+                        "Closed (or closed already); your tokens and refresh tokens no longer reach an account",
+                    ),
+                ),
             ),
         )
         .path(
@@ -216,23 +224,26 @@ pub fn openapi() -> OpenApi {
             "/api/customers/password",
             PathItem::new(
                 HttpMethod::Post,
-                with_body_errors(account_op("change_password", "Change your password"))
-                    .request_body(Some(json_body(
-                        closed(ObjectBuilder::new())
-                            .property("current_password", String::schema())
-                            .required("current_password")
-                            .property(
-                                "new_password",
-                                password(
-                                    "10 to 128 characters, mixing letters with digits or symbols, \
+                with_body_errors(account_op(
+                    "change_password",
+                    "Change your password to a new one; every token issued before is revoked",
+                ))
+                .request_body(Some(json_body(
+                    closed(ObjectBuilder::new())
+                        .property("current_password", String::schema())
+                        .required("current_password")
+                        .property(
+                            "new_password",
+                            password(
+                                "10 to 128 characters, mixing letters with digits or symbols, \
                                      not containing your email's name",
-                                ),
-                            )
-                            .required("new_password")
-                            .into(),
-                        None,
-                    )))
-                    .response("204", empty_response("Changed")),
+                            ),
+                        )
+                        .required("new_password")
+                        .into(),
+                    None,
+                )))
+                .response("204", empty_response("Changed: log in again with the new password")),
             ),
         )
         .path(

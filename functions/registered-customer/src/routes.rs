@@ -28,7 +28,7 @@ use crate::domain::{
 };
 use crate::login_limits::Attempt;
 use crate::mailer::Mail;
-use crate::store::{Account, Created, HistoryEntry, MAX_ADDRESSES, NewAccount};
+use crate::store::{Account, Created, HistoryEntry, MAX_ADDRESSES, NewAccount, Refreshed};
 
 pub fn router(state: RegisteredState) -> Router {
     let mut router = Router::new();
@@ -52,8 +52,11 @@ pub fn router(state: RegisteredState) -> Router {
     router = router
         .route("/internal/registered/accounts", post(sign_up))
         .route("/internal/registered/authenticate", post(authenticate))
+        .route("/internal/registered/refresh", post(refresh))
+        .route("/internal/registered/contacts", post(contacts))
         .route("/internal/registered/accounts/{id}", get(internal_read_account))
-        .route("/internal/registered/accounts/{id}/customer-type", put(set_customer_type));
+        .route("/internal/registered/accounts/{id}/customer-type", put(set_customer_type))
+        .route("/internal/registered/accounts/{id}/token-version", get(token_version));
     finish(router.with_state(state))
 }
 
@@ -74,12 +77,25 @@ impl FromRequestParts<RegisteredState> for Holder {
     }
 }
 
+fn closed_account() -> AppError {
+    AppError::Unauthorized("this account was closed".into())
+}
+
+/// The caller's own account, if the token is still good for it: a token issued
+/// before the last password change is refused here at once, as where money moves.
 async fn own_account(state: &RegisteredState, claims: &Claims) -> AppResult<Account> {
-    state
-        .store
-        .account(&claims.sub)
-        .await?
-        .ok_or_else(|| AppError::NotFound("there is no account for this token".into()))
+    let Some(account) = state.store.account(&claims.sub).await? else {
+        if state.store.is_closed(&claims.sub).await? {
+            return Err(closed_account());
+        }
+        return Err(AppError::NotFound("there is no account for this token".into()));
+    };
+    if account.token_version != claims.ver {
+        return Err(AppError::Unauthorized(
+            "this token was issued before the account's password changed; log in again".into(),
+        ));
+    }
+    Ok(account)
 }
 
 /// An account as its owner (or staff) sees it: never the password hash.
@@ -135,15 +151,24 @@ struct Confirm {
     password: String,
 }
 
+/// Closes the caller's account. Answered 204 again for an account already
+/// closed, so the customer router can finish what follows a closure (the VIP
+/// record, the cart) when the client retries.
 async fn delete_account(
     State(state): State<RegisteredState>,
     Holder(claims): Holder,
     Json(confirm): Json<Confirm>,
 ) -> AppResult<StatusCode> {
-    let account = own_account(&state, &claims).await?;
+    let account = match own_account(&state, &claims).await {
+        Ok(account) => account,
+        Err(AppError::Unauthorized(_)) if state.store.is_closed(&claims.sub).await? => {
+            return Ok(StatusCode::NO_CONTENT);
+        }
+        Err(e) => return Err(e),
+    };
     check_current_password(confirm.password, account.password_hash).await?;
-    state.store.delete_account(&account.id).await?;
-    tracing::info!(account = %account.id, "account deleted at its owner's request");
+    state.store.close_account(&account.id).await?;
+    tracing::info!(account = %account.id, "account closed at its owner's request");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -291,9 +316,17 @@ async fn change_password(
         errors.add("current_password", "is not your current password");
         AppError::Validation(errors)
     })?;
+    let (new_password, current_hash) = (change.new_password.clone(), account.password_hash.clone());
+    if blocking(move || verify_password(&new_password, &current_hash)).await? {
+        let mut errors = FieldErrors::new();
+        errors.add("new_password", "must differ from your current password");
+        return Err(AppError::Validation(errors));
+    }
     let new_password = change.new_password;
     let hash = blocking(move || hash_password(&new_password)).await?.map_err(AppError::internal)?;
+    // Every token issued before, this one included, stops working: the customer logs in again.
     state.store.set_password(&account.id, &hash).await?;
+    tracing::info!(account = %account.id, "password changed; earlier tokens revoked");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -335,7 +368,8 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn new_verification_token() -> String {
+/// 32 random bytes, URL-safe: verification and refresh tokens, stored only as hashes.
+fn new_secret() -> String {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     URL_SAFE_NO_PAD.encode(secret)
@@ -404,7 +438,7 @@ async fn resend_verification(State(state): State<RegisteredState>, Json(body): J
         && let Some(account) = state.store.account_by_email(email.as_str()).await?
         && account.email_verified_at.is_none()
     {
-        let token = new_verification_token();
+        let token = new_secret();
         state
             .store
             .add_verification(&account.id, &token_hash(&token), now_secs() + state.verification_ttl_secs)
@@ -493,7 +527,7 @@ async fn sign_up(State(state): State<RegisteredState>, JsonObject(body): JsonObj
 
     let password = sign_up.password;
     let password_hash = blocking(move || hash_password(&password)).await?.map_err(AppError::internal)?;
-    let token = new_verification_token();
+    let token = new_secret();
     let new = NewAccount {
         id: new_id("cust"),
         email: email.as_str().to_string(),
@@ -548,22 +582,110 @@ async fn authenticate(
     if account.email_verified_at.is_none() {
         return Err(AppError::Forbidden("confirm your email address first; we sent you a link".into()));
     }
-    Ok(axum::Json(json!({
+    let refresh_token = new_secret();
+    let expires_at = now_secs() + state.refresh_token_ttl_secs;
+    state.store.add_refresh_token(&account.id, &token_hash(&refresh_token), expires_at).await?;
+    Ok(axum::Json(session_answer(&state, &account, &refresh_token)))
+}
+
+/// Who logged in or refreshed, for the customer router to sign an access token:
+/// the account's type, role and token version, and the refresh token to come back with.
+fn session_answer(state: &RegisteredState, account: &Account, refresh_token: &str) -> Value {
+    json!({
         "customer_id": account.id,
         "customer_type": account.customer_type,
         "role": account.role,
-        "email": account.email,
-        "name": account.name,
-    })))
+        "token_version": account.token_version,
+        "refresh_token": refresh_token,
+        "refresh_expires_in": state.refresh_token_ttl_secs,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// The customer router's refresh step: a refresh token is used once and
+/// answered with its successor, so a stolen copy used after the customer (or
+/// the customer after the thief) revokes them all.
+async fn refresh(
+    State(state): State<RegisteredState>,
+    Json(request): Json<RefreshRequest>,
+) -> AppResult<axum::Json<Value>> {
+    let refused =
+        || AppError::Unauthorized("this refresh token is not valid (expired, used or revoked); log in".into());
+    if request.refresh_token.is_empty() || request.refresh_token.len() > 100 {
+        return Err(refused());
+    }
+    let next = new_secret();
+    let now = now_secs();
+    let outcome = state
+        .store
+        .rotate_refresh_token(
+            &token_hash(&request.refresh_token),
+            &token_hash(&next),
+            now + state.refresh_token_ttl_secs,
+            now,
+        )
+        .await?;
+    match outcome {
+        Refreshed::Rotated(account) => Ok(axum::Json(session_answer(&state, &account, &next))),
+        Refreshed::Reused | Refreshed::Invalid => Err(refused()),
+    }
+}
+
+/// The account's token version, for the functions that check accounts where
+/// money moves (`shared::accounts`); 404 when there is no live account.
+async fn token_version(State(state): State<RegisteredState>, Path(id): Path<String>) -> AppResult<axum::Json<Value>> {
+    match state.store.token_version(&id).await? {
+        Some(version) => Ok(axum::Json(json!({ "customer_id": id, "token_version": version }))),
+        None if state.store.is_closed(&id).await? => Err(AppError::NotFound(format!("account `{id}` was closed"))),
+        None => Err(AppError::NotFound(format!("there is no account `{id}`"))),
+    }
+}
+
+/// The most ids one contacts request may name: a page of a list.
+const MAX_CONTACT_IDS: usize = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContactsRequest {
+    ids: Vec<String>,
+}
+
+/// Email and name of live accounts, for the customer router to show with VIP
+/// records (the VIP service keeps no personal data). Ids without a live account
+/// are left out of the answer.
+async fn contacts(
+    State(state): State<RegisteredState>,
+    Json(request): Json<ContactsRequest>,
+) -> AppResult<axum::Json<Value>> {
+    if request.ids.len() > MAX_CONTACT_IDS {
+        let mut errors = FieldErrors::new();
+        errors.add("ids", format!("at most {MAX_CONTACT_IDS}"));
+        return Err(AppError::Validation(errors));
+    }
+    Ok(axum::Json(json!({ "contacts": state.store.contacts(&request.ids).await? })))
+}
+
+/// An account for the customer router: the view, and the token version its
+/// upgrade tokens carry.
+#[derive(Serialize)]
+struct InternalAccountView {
+    #[serde(flatten)]
+    account: AccountView,
+    token_version: i64,
 }
 
 async fn internal_read_account(
     State(state): State<RegisteredState>,
     Path(id): Path<String>,
-) -> AppResult<axum::Json<AccountView>> {
+) -> AppResult<axum::Json<InternalAccountView>> {
     let account =
         state.store.account(&id).await?.ok_or_else(|| AppError::NotFound(format!("there is no account `{id}`")))?;
-    Ok(axum::Json(view(&account)))
+    Ok(axum::Json(InternalAccountView { account: view(&account), token_version: account.token_version }))
 }
 
 #[derive(Deserialize)]
@@ -576,7 +698,7 @@ async fn set_customer_type(
     State(state): State<RegisteredState>,
     Path(id): Path<String>,
     Json(change): Json<CustomerTypeChange>,
-) -> AppResult<axum::Json<AccountView>> {
+) -> AppResult<axum::Json<InternalAccountView>> {
     if !["registered", "vip"].contains(&change.customer_type.as_str()) {
         let mut errors = FieldErrors::new();
         errors.add("customer_type", "must be registered or vip");

@@ -14,6 +14,9 @@ static MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 const MIGRATIONS: Migrations = Migrations { mysql: Some(&MYSQL), postgres: None, sqlite: &SQLITE };
 
+/// The name the fixture accounts are recorded under in `fixture_loads`.
+const FIXTURE_SET: &str = "accounts";
+
 /// How many addresses one account may keep.
 pub const MAX_ADDRESSES: usize = 20;
 
@@ -29,6 +32,8 @@ pub struct Account {
     pub phone: Option<String>,
     pub preferences: String,
     pub guest_id: Option<String>,
+    /// Moves on at each password change; tokens carry the version they were issued at.
+    pub token_version: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -45,13 +50,14 @@ fn account(row: &AnyRow) -> Result<Account, sqlx::Error> {
         phone: row.try_get("phone")?,
         preferences: row.try_get("preferences")?,
         guest_id: row.try_get("guest_id")?,
+        token_version: row.try_get("token_version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
 const ACCOUNT_COLUMNS: &str = "id, email, password_hash, role, customer_type, email_verified_at, name, phone, \
-                               preferences, guest_id, created_at, updated_at";
+                               preferences, guest_id, token_version, created_at, updated_at";
 
 /// What a new account starts with.
 pub struct NewAccount {
@@ -89,6 +95,35 @@ pub struct Address {
     pub updated_at: String,
 }
 
+/// What a refresh token turned out to be.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// Unused and unexpired: it is used now, and its successor stored.
+    Rotated(Box<Account>),
+    /// Used before: someone holds a copy. Every refresh token of the account is revoked.
+    Reused,
+    /// Unknown, expired, or revoked.
+    Invalid,
+}
+
+/// A customer's personal data as other functions show it (the VIP views).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub token_version: i64,
+}
+
+/// Whose accounts the store holds: the live ones, and the closed ones it keeps
+/// only the id and closing time of.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Subjects {
+    pub live: Vec<String>,
+    /// With the time each was closed (Unix seconds).
+    pub closed: Vec<(String, i64)>,
+}
+
 pub enum Created {
     New(Account),
     /// The same sign-up again (same guest session and email): nothing was added.
@@ -113,6 +148,15 @@ impl Store {
 
     async fn pool(&self) -> AppResult<&AnyPool> {
         self.db.pool().await
+    }
+
+    /// Whether the fixture accounts were loaded into this store once already.
+    pub async fn fixtures_loaded(&self) -> AppResult<bool> {
+        self.db.fixtures_loaded(FIXTURE_SET).await
+    }
+
+    pub async fn mark_fixtures_loaded(&self) -> AppResult<()> {
+        self.db.mark_fixtures_loaded(FIXTURE_SET).await
     }
 
     pub async fn count_accounts(&self) -> AppResult<u64> {
@@ -228,16 +272,7 @@ impl Store {
     pub async fn use_verification(&self, token_hash: &str) -> AppResult<Option<String>> {
         let now = now_secs();
         let mut tx = self.db.begin_write().await?;
-        let used = sqlx::query(
-            "UPDATE verification_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(sqlx_error)?;
-        if used.rows_affected() != 1 {
+        if !use_once(&mut tx, "verification_tokens", token_hash, now).await? {
             return Ok(None);
         }
         let account_id: String = sqlx::query("SELECT account_id FROM verification_tokens WHERE token_hash = ?")
@@ -278,15 +313,161 @@ impl Store {
         Ok(())
     }
 
+    /// Sets a new password and moves the token version on, revoking every token
+    /// and refresh token issued before, in one transaction.
     pub async fn set_password(&self, id: &str, password_hash: &str) -> AppResult<()> {
-        sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(now_secs())
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = ?, token_version = token_version + 1, updated_at = ? WHERE id = ?",
+        )
+        .bind(password_hash)
+        .bind(now_secs())
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
+        sqlx::query("DELETE FROM refresh_tokens WHERE account_id = ?")
             .bind(id)
-            .execute(self.pool().await?)
+            .execute(&mut *tx)
             .await
             .map_err(sqlx_error)?;
-        Ok(())
+        tx.commit().await.map_err(sqlx_error)
+    }
+
+    /// The account's token version; none when there is no such live account.
+    pub async fn token_version(&self, id: &str) -> AppResult<Option<i64>> {
+        let row = sqlx::query("SELECT token_version FROM accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        row.map(|row| row.try_get(0)).transpose().map_err(sqlx_error)
+    }
+
+    /// Whether `id` names an account that was closed.
+    pub async fn is_closed(&self, id: &str) -> AppResult<bool> {
+        let row = sqlx::query("SELECT id FROM closed_accounts WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(row.is_some())
+    }
+
+    /// Stores a refresh token for the account, and forgets its expired ones.
+    pub async fn add_refresh_token(&self, account_id: &str, token_hash: &str, expires_at: i64) -> AppResult<()> {
+        let now = now_secs();
+        let mut tx = self.db.begin_write().await?;
+        insert_refresh_token(&mut tx, account_id, token_hash, expires_at, now).await?;
+        sqlx::query("DELETE FROM refresh_tokens WHERE account_id = ? AND expires_at <= ?")
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)
+    }
+
+    /// Uses the refresh token `token_hash` once, storing `next_hash` as its
+    /// successor. Two requests with one token cannot both rotate it: the update
+    /// that marks it used succeeds once, and the other sees a used token.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        next_hash: &str,
+        next_expires_at: i64,
+        now: i64,
+    ) -> AppResult<Refreshed> {
+        let mut tx = self.db.begin_write().await?;
+        let used = use_once(&mut tx, "refresh_tokens", token_hash, now).await?;
+        let row = sqlx::query("SELECT account_id, used_at FROM refresh_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        let Some(row) = row else { return Ok(Refreshed::Invalid) };
+        let account_id: String = row.try_get("account_id").map_err(sqlx_error)?;
+        if used {
+            insert_refresh_token(&mut tx, &account_id, next_hash, next_expires_at, now).await?;
+            tx.commit().await.map_err(sqlx_error)?;
+            return match self.account(&account_id).await? {
+                Some(account) => Ok(Refreshed::Rotated(Box::new(account))),
+                None => Ok(Refreshed::Invalid),
+            };
+        }
+        let used_at: Option<i64> = row.try_get("used_at").map_err(sqlx_error)?;
+        if used_at.is_none() {
+            return Ok(Refreshed::Invalid);
+        }
+        sqlx::query("DELETE FROM refresh_tokens WHERE account_id = ?")
+            .bind(&account_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)?;
+        tracing::warn!(account = %account_id, "a used refresh token came back: every refresh token of the account revoked");
+        Ok(Refreshed::Reused)
+    }
+
+    /// Email and name of each of `ids` that has a live account (at most 100 ids).
+    pub async fn contacts(&self, ids: &[String]) -> AppResult<Vec<Contact>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!("SELECT id, email, name, token_version FROM accounts WHERE id IN ({marks})");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(self.pool().await?).await.map_err(sqlx_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Contact {
+                    id: row.try_get("id")?,
+                    email: row.try_get("email")?,
+                    name: row.try_get("name")?,
+                    token_version: row.try_get("token_version")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(sqlx_error)
+    }
+
+    /// Every live account's id and every closed one's, for checks across the shop.
+    pub async fn subjects(&self) -> AppResult<Subjects> {
+        let pool = self.pool().await?;
+        let live = sqlx::query("SELECT id FROM accounts ORDER BY id").fetch_all(pool).await.map_err(sqlx_error)?;
+        let closed = sqlx::query("SELECT id, closed_at FROM closed_accounts ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(Subjects {
+            live: live.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>().map_err(sqlx_error)?,
+            closed: closed
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()
+                .map_err(sqlx_error)?,
+        })
+    }
+
+    /// How many rows of personal data the store holds for `id`: the account, its
+    /// addresses, history, verification and refresh tokens. 0 for a closed account.
+    pub async fn personal_data_rows(&self, id: &str) -> AppResult<u64> {
+        let pool = self.pool().await?;
+        let mut rows = 0;
+        for (table, column) in PERSONAL_DATA {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?");
+            let count: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(sqlx_error)?;
+            rows += count as u64;
+        }
+        Ok(rows)
     }
 
     /// Records the account's customer type; setting the type it has is a no-op, so
@@ -302,14 +483,21 @@ impl Store {
         Ok(done.rows_affected() > 0 || self.account(id).await?.is_some())
     }
 
-    /// Deletes the account with its addresses, history and tokens.
-    pub async fn delete_account(&self, id: &str) -> AppResult<()> {
+    /// Closes the account: deletes it with its addresses, history and tokens, and
+    /// records only that `id` was closed and when, in one transaction.
+    pub async fn close_account(&self, id: &str) -> AppResult<()> {
         let mut tx = self.db.begin_write().await?;
-        for table in ["verification_tokens", "addresses", "customer_history"] {
-            let sql = format!("DELETE FROM {table} WHERE account_id = ?");
+        for (table, column) in PERSONAL_DATA.iter().rev() {
+            let sql = format!("DELETE FROM {table} WHERE {column} = ?");
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).execute(&mut *tx).await.map_err(sqlx_error)?;
         }
-        sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id).execute(&mut *tx).await.map_err(sqlx_error)?;
+        let record = format!("{} INTO closed_accounts (id, closed_at) VALUES (?, ?)", self.db.engine().insert_ignore());
+        sqlx::query(sqlx::AssertSqlSafe(record))
+            .bind(id)
+            .bind(now_secs())
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
         tx.commit().await.map_err(sqlx_error)
     }
 
@@ -489,6 +677,53 @@ impl Store {
             .map_err(sqlx_error)?;
         Ok(())
     }
+}
+
+/// Where an account's personal data lives, the account itself first.
+const PERSONAL_DATA: [(&str, &str); 5] = [
+    ("accounts", "id"),
+    ("addresses", "account_id"),
+    ("customer_history", "account_id"),
+    ("verification_tokens", "account_id"),
+    ("refresh_tokens", "account_id"),
+];
+
+/// Marks the unused, unexpired token `token_hash` of `table` (verification or
+/// refresh tokens) used at `now`; false when there is no such token. One of two
+/// concurrent uses wins.
+async fn use_once(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &'static str,
+    token_hash: &str,
+    now: i64,
+) -> AppResult<bool> {
+    let sql = format!("UPDATE {table} SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?");
+    let used = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(now)
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(used.rows_affected() == 1)
+}
+
+async fn insert_refresh_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    account_id: &str,
+    token_hash: &str,
+    expires_at: i64,
+    now: i64,
+) -> AppResult<()> {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, account_id, expires_at, created_at) VALUES (?, ?, ?, ?)")
+        .bind(token_hash)
+        .bind(account_id)
+        .bind(expires_at)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(())
 }
 
 async fn insert_verification(

@@ -38,6 +38,7 @@ impl Outbox {
 struct Service {
     app: Router,
     outbox: Arc<Outbox>,
+    store: Arc<registered_customer::store::Store>,
 }
 
 fn service(url: StoreUrl, verification_ttl_secs: i64) -> Service {
@@ -52,14 +53,19 @@ fn service_with_limits(url: StoreUrl, verification_ttl_secs: i64, login_limits: 
         verification_ttl_secs,
         public_base_url: "http://shop.test".into(),
         login_limits,
+        refresh_token_ttl_secs: 3600,
     };
     let outbox = Arc::new(Outbox::default());
     let state = RegisteredState::with_mailer(&config, Arc::new(TokenKeys::development()), outbox.clone()).unwrap();
-    Service { app: router(state), outbox }
+    Service { store: state.store.clone(), app: router(state), outbox }
 }
 
 fn token_for(id: &str, typ: CustomerType) -> String {
     TokenKeys::development().issue(id, typ, Role::Customer, 600)
+}
+
+fn token_at(id: &str, version: i64) -> String {
+    TokenKeys::development().issue_at_version(id, CustomerType::Registered, Role::Customer, version, 600)
 }
 
 const PASSWORD: &str = "correct horse 9";
@@ -286,10 +292,10 @@ async fn profiles_and_addresses_belong_to_their_owner() {
 }
 
 #[tokio::test]
-async fn passwords_change_and_accounts_delete_with_the_password() {
+async fn a_password_change_revokes_every_earlier_token_and_needs_a_new_password() {
     for url in relational_store_urls("registered_password").await {
         let s = service(url, 3600);
-        let (_, token) = verified_customer(&s, "ada@example.com").await;
+        let (id, token) = verified_customer(&s, "ada@example.com").await;
         let change = |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
         let (status, _, problem) = send(
             &s.app,
@@ -305,30 +311,196 @@ async fn passwords_change_and_accounts_delete_with_the_password() {
             send(&s.app, Method::POST, "/api/customers/password", Some(&token), Some(change(PASSWORD, "weak"))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(problem["errors"].get("new_password").is_some());
+        let (status, _, problem) =
+            send(&s.app, Method::POST, "/api/customers/password", Some(&token), Some(change(PASSWORD, PASSWORD))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the same password again is no change: {problem}");
+        assert_eq!(problem["errors"]["new_password"][0], "must differ from your current password");
+        assert_eq!(s.store.token_version(&id).await.unwrap(), Some(0), "a refused change revokes nothing");
+
+        let login = |p: &str| json!({ "email": "ada@example.com", "password": p });
+        let (_, _, before) =
+            send(&s.app, Method::POST, "/internal/registered/authenticate", None, Some(login(PASSWORD))).await;
         let (status, _, _) =
             send(&s.app, Method::POST, "/api/customers/password", Some(&token), Some(change(PASSWORD, "new horse 10")))
                 .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let login = |p: &str| json!({ "email": "ada@example.com", "password": p });
+        let (status, _, problem) = send(&s.app, Method::GET, "/api/customers/profile", Some(&token), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "the token from before the change is refused at once: {problem}");
+        let (status, _, _) = send(
+            &s.app,
+            Method::POST,
+            "/internal/registered/refresh",
+            None,
+            Some(json!({ "refresh_token": before["refresh_token"] })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "and so is the refresh token from before it");
+        let (status, _, version) =
+            send(&s.app, Method::GET, &format!("/internal/registered/accounts/{id}/token-version"), None, None).await;
+        assert_eq!((status, version["token_version"].as_i64()), (StatusCode::OK, Some(1)));
+
         let (status, _, _) =
             send(&s.app, Method::POST, "/internal/registered/authenticate", None, Some(login(PASSWORD))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let (status, _, _) =
+        let (status, _, who) =
             send(&s.app, Method::POST, "/internal/registered/authenticate", None, Some(login("new horse 10"))).await;
         assert_eq!(status, StatusCode::OK);
+        assert_eq!(who["token_version"], 1, "new logins carry the new version");
+        let (status, _, _) = send(&s.app, Method::GET, "/api/customers/profile", Some(&token_at(&id, 1)), None).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn closing_an_account_keeps_only_its_id_and_can_be_retried() {
+    for url in relational_store_urls("registered_close").await {
+        let s = service(url, 3600);
+        let (id, token) = verified_customer(&s, "ada@example.com").await;
+        let (other, _) = verified_customer(&s, "bob@example.com").await;
+        let address = json!({ "recipient": "Ada", "line1": "1 Main St", "city": "Springfield", "postal_code": "12345", "country": "US" });
+        send(&s.app, Method::POST, "/api/customers/addresses", Some(&token), Some(address)).await;
+        send(
+            &s.app,
+            Method::POST,
+            "/internal/registered/authenticate",
+            None,
+            Some(json!({ "email": "ada@example.com", "password": PASSWORD })),
+        )
+        .await;
+        assert!(s.store.personal_data_rows(&id).await.unwrap() >= 3, "account, address, refresh token");
 
         let (status, _, _) =
-            send(&s.app, Method::DELETE, "/api/customers/", Some(&token), Some(json!({ "password": PASSWORD }))).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the old password no longer confirms anything");
-        let (status, _, _) =
-            send(&s.app, Method::DELETE, "/api/customers/", Some(&token), Some(json!({ "password": "new horse 10" })))
+            send(&s.app, Method::DELETE, "/api/customers/", Some(&token), Some(json!({ "password": "wrong 123" })))
                 .await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
-        let (status, _, _) = send(&s.app, Method::GET, "/api/customers/", Some(&token), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the password confirms the closure");
+        for _ in 0..2 {
+            let (status, _, _) =
+                send(&s.app, Method::DELETE, "/api/customers/", Some(&token), Some(json!({ "password": PASSWORD })))
+                    .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "closing again answers the same");
+        }
+        assert_eq!(s.store.personal_data_rows(&id).await.unwrap(), 0, "no personal data is left");
+        let subjects = s.store.subjects().await.unwrap();
+        assert_eq!(subjects.live, vec![other.clone()]);
+        assert_eq!(subjects.closed.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), [id.as_str()]);
+
+        let (status, _, problem) = send(&s.app, Method::GET, "/api/customers/", Some(&token), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+        assert_eq!(problem["detail"], "this account was closed");
+        let (status, _, problem) =
+            send(&s.app, Method::GET, &format!("/internal/registered/accounts/{id}/token-version"), None, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _, _) =
-            send(&s.app, Method::POST, "/internal/registered/authenticate", None, Some(login("new horse 10"))).await;
+        assert!(problem["detail"].as_str().unwrap().contains("closed"), "{problem}");
+        let (status, _, _) = send(
+            &s.app,
+            Method::POST,
+            "/internal/registered/authenticate",
+            None,
+            Some(json!({ "email": "ada@example.com", "password": PASSWORD })),
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _, _) = send(
+            &s.app,
+            Method::POST,
+            "/internal/registered/accounts",
+            None,
+            Some(json!({ "email": "ada@example.com", "password": PASSWORD })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "the email is free for a new account, with a new id");
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_used_once_and_a_used_one_coming_back_revokes_them_all() {
+    for url in relational_store_urls("registered_refresh").await {
+        let s = service(url, 3600);
+        let (id, _) = verified_customer(&s, "ada@example.com").await;
+        let refresh = |token: &Value| json!({ "refresh_token": token });
+        let (status, _, login) = send(
+            &s.app,
+            Method::POST,
+            "/internal/registered/authenticate",
+            None,
+            Some(json!({ "email": "ada@example.com", "password": PASSWORD })),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!((login["customer_id"].as_str(), login["token_version"].as_i64()), (Some(id.as_str()), Some(0)));
+        assert_eq!(login["refresh_expires_in"], 3600);
+        let first = login["refresh_token"].clone();
+
+        let (status, _, second) =
+            send(&s.app, Method::POST, "/internal/registered/refresh", None, Some(refresh(&first))).await;
+        assert_eq!(status, StatusCode::OK, "{second}");
+        assert_eq!(second["customer_id"], id);
+        assert_ne!(second["refresh_token"], first, "a new refresh token each time");
+        let (status, _, third) =
+            send(&s.app, Method::POST, "/internal/registered/refresh", None, Some(refresh(&second["refresh_token"])))
+                .await;
+        assert_eq!(status, StatusCode::OK);
+
+        // The first one again: someone kept a copy. Everything is revoked, the newest too.
+        let (status, _, _) =
+            send(&s.app, Method::POST, "/internal/registered/refresh", None, Some(refresh(&first))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _, _) =
+            send(&s.app, Method::POST, "/internal/registered/refresh", None, Some(refresh(&third["refresh_token"])))
+                .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a reuse revokes the account's every refresh token");
+
+        for bad in [json!({ "refresh_token": "made-up" }), json!({ "refresh_token": "" })] {
+            let (status, _, _) = send(&s.app, Method::POST, "/internal/registered/refresh", None, Some(bad)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, _, _) =
+            send(&s.app, Method::POST, "/internal/registered/refresh", None, Some(json!({ "token": "x" }))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+#[tokio::test]
+async fn expired_refresh_tokens_are_refused() {
+    for url in relational_store_urls("registered_refresh_expiry").await {
+        let s = service(url, 3600);
+        let (id, _) = verified_customer(&s, "ada@example.com").await;
+        s.store
+            .add_refresh_token(
+                &id,
+                &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"old")),
+                shared::sql::now_secs() - 1,
+            )
+            .await
+            .unwrap();
+        let (status, _, _) =
+            send(&s.app, Method::POST, "/internal/registered/refresh", None, Some(json!({ "refresh_token": "old" })))
+                .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn contacts_name_live_accounts_only() {
+    for url in relational_store_urls("registered_contacts").await {
+        let s = service(url, 3600);
+        let (ada, token) = verified_customer(&s, "ada@example.com").await;
+        send(&s.app, Method::PATCH, "/api/customers/profile", Some(&token), Some(json!({ "name": "Ada L." }))).await;
+        let (bob, _) = verified_customer(&s, "bob@example.com").await;
+        let ids = json!({ "ids": [ada, bob, "cust_nobody"] });
+        let (status, _, answer) = send(&s.app, Method::POST, "/internal/registered/contacts", None, Some(ids)).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut contacts = answer["contacts"].as_array().unwrap().clone();
+        contacts.sort_by_key(|c| c["email"].as_str().unwrap().to_string());
+        assert_eq!(contacts.len(), 2, "{answer}");
+        assert_eq!(
+            (contacts[0]["email"].as_str(), contacts[0]["name"].as_str()),
+            (Some("ada@example.com"), Some("Ada L."))
+        );
+        assert_eq!(contacts[1]["name"], Value::Null);
+        let many = json!({ "ids": vec!["x"; 101] });
+        let (status, _, _) = send(&s.app, Method::POST, "/internal/registered/contacts", None, Some(many)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
 

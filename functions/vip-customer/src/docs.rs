@@ -3,13 +3,13 @@
 
 use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::{OpenApi, PathsBuilder, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    PLAIN_TEXT_PATTERN, closed, document, integer, json_body, json_response, one_of_strings, paged, path_param,
-    problem_response, query_param, schema_ref, secured, string, with_common_errors,
+    PLAIN_TEXT_PATTERN, closed, document, integer, json_body, json_response, nullable, one_of_strings, paged,
+    path_param, problem_response, query_param, schema_ref, secured, string, with_common_errors,
 };
 
 use crate::domain::{EntryKind, LedgerEntry, MAX_KEY_CHARS, MAX_POINTS, MAX_REASON_CHARS, NextTier, VipCustomer};
@@ -140,7 +140,7 @@ pub fn openapi() -> OpenApi {
             schema_of::<Tier>(),
             schema_of::<TierList>(),
             schema_of::<NextTier>(),
-            schema_of::<VipCustomer>(),
+            ("VipCustomer".to_string(), vip_customer_schema()),
             schema_of::<EntryKind>(),
             schema_of::<LedgerEntry>(),
             ("RedeemInput".to_string(), change_input(None, integer(1, MAX_POINTS).into())),
@@ -151,6 +151,26 @@ pub fn openapi() -> OpenApi {
             ("VipCustomerPage".to_string(), shared::openapi::page_schema("VipCustomer")),
         ],
     )
+}
+
+/// The record as the API shows it: the customer router adds the email and name
+/// of the member's account, which the VIP service does not keep.
+fn vip_customer_schema() -> RefOr<Schema> {
+    let mut schema = VipCustomer::schema();
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        let from_account = |what: &str| -> RefOr<Schema> {
+            ObjectBuilder::new()
+                .schema_type(nullable(Type::String))
+                .description(Some(format!(
+                    "The {what} of the member's account, as it is now; null if the account is gone"
+                )))
+                .into()
+        };
+        object.properties.insert("email".into(), from_account("email"));
+        object.properties.insert("name".into(), from_account("name"));
+        object.required.extend(["email".to_string(), "name".to_string()]);
+    }
+    schema
 }
 
 /// A points change as `domain::Change::new` checks it; `kind` is none for a

@@ -14,8 +14,6 @@ use utoipa::ToSchema;
 use crate::tiers::{Benefits, TierCatalog, TierName, TierStanding};
 
 pub const MAX_CUSTOMER_ID_CHARS: usize = 64;
-pub const MAX_EMAIL_CHARS: usize = 254;
-pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_REASON_CHARS: usize = 200;
 pub const MAX_KEY_CHARS: usize = 100;
 /// Largest single earn, redeem or adjustment.
@@ -61,12 +59,11 @@ fn as_rfc3339<S: Serializer>(secs: &i64, serializer: S) -> Result<S::Ok, S::Erro
     serializer.serialize_str(&rfc3339(*secs))
 }
 
-/// A VIP member as stored.
+/// A VIP member as stored: points and tier, nothing that names the person (their
+/// email and name are the account's, in the registered service).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Customer {
     pub customer_id: String,
-    pub email: String,
-    pub name: String,
     pub tier: TierName,
     pub tier_year: i64,
     pub lifetime_points: i64,
@@ -107,15 +104,14 @@ pub struct NextTier {
     pub points_needed: i64,
 }
 
-/// A VIP member as the API shows it.
+/// A VIP member as the API shows it. The customer router adds `email` and `name`
+/// from the member's account (see `docs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct VipCustomer {
     /// Always `vip`, so clients of the customer router can tell the record kinds apart.
     #[schema(value_type = String, example = "vip")]
     pub customer_type: CustomerType,
     pub id: String,
-    pub email: String,
-    pub name: String,
     pub tier: TierName,
     /// The calendar year in which the tier was last reached or kept.
     pub tier_year: i64,
@@ -146,8 +142,6 @@ impl VipCustomer {
         Ok(Self {
             customer_type: CustomerType::Vip,
             id: customer.customer_id,
-            email: customer.email,
-            name: customer.name,
             tier: customer.tier,
             tier_year: customer.tier_year,
             lifetime_points: customer.lifetime_points,
@@ -190,47 +184,24 @@ fn required_text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: 
     value.to_string()
 }
 
-/// `POST /internal/vip/enroll`.
+/// `POST /internal/vip/enroll` and `/internal/vip/close`: the account, by id only.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct EnrollInput {
     pub customer_id: String,
-    pub email: String,
-    pub name: String,
 }
 
 impl EnrollInput {
-    pub const FIELDS: [&'static str; 3] = ["customer_id", "email", "name"];
+    pub const FIELDS: [&'static str; 1] = ["customer_id"];
 
-    /// Trimmed, the email lower-cased; a 422 naming every invalid field.
+    /// The id trimmed; a 422 when it cannot be an account id.
     pub fn validate(self) -> AppResult<Self> {
-        let mut errors = FieldErrors::new();
         let customer_id = self.customer_id.trim().to_string();
         if !is_valid_customer_id(&customer_id) {
+            let mut errors = FieldErrors::new();
             errors.add("customer_id", CUSTOMER_ID_RULE);
+            return Err(AppError::Validation(errors));
         }
-        let email = required_text(&mut errors, "email", &self.email, MAX_EMAIL_CHARS).to_lowercase();
-        if !errors.contains("email") && !looks_like_email(&email) {
-            errors.add("email", "is not an email address");
-        }
-        let name = required_text(&mut errors, "name", &self.name, MAX_NAME_CHARS);
-        errors.into_result()?;
-        Ok(Self { customer_id, email, name })
-    }
-}
-
-/// The registered-customer service owns full email validation; this only keeps
-/// obvious garbage out of the VIP records.
-fn looks_like_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(char::is_whitespace)
-                && !domain.contains('@')
-        }
-        None => false,
+        Ok(Self { customer_id })
     }
 }
 
@@ -461,8 +432,6 @@ mod tests {
     fn customer(tier: TierName, lifetime: i64, balance: i64) -> Customer {
         Customer {
             customer_id: "cust_1".into(),
-            email: "a@b.co".into(),
-            name: "A".into(),
             tier,
             tier_year: 2025,
             lifetime_points: lifetime,
@@ -527,9 +496,8 @@ mod tests {
         for id in ["", "a b", "a/b", "ü", &"x".repeat(65)] {
             assert!(!is_valid_customer_id(id), "{id}");
         }
-        let enroll = EnrollInput { customer_id: "x".into(), email: "nope".into(), name: "".into() }.validate();
-        match enroll {
-            Err(AppError::Validation(e)) => assert!(e.contains("email") && e.contains("name")),
+        match (EnrollInput { customer_id: "a b".into() }).validate() {
+            Err(AppError::Validation(e)) => assert!(e.contains("customer_id")),
             other => panic!("{other:?}"),
         }
     }

@@ -4,7 +4,8 @@
 //! Data lives in MySQL when deployed and in an embedded SQLite file locally,
 //! through one set of queries (`store`). Tier thresholds and benefits are data,
 //! seeded by [`load_tiers`]; the rules that move members between tiers are in
-//! `tiers` and `domain`.
+//! `tiers` and `domain`. Records hold no personal data: a member's email and
+//! name are their account's, which the customer router shows with the record.
 
 mod docs;
 pub mod domain;
@@ -23,7 +24,7 @@ use shared::store::StoreUrl;
 pub use docs::openapi;
 pub use fixtures::{load_customers, load_tiers};
 pub use routes::{PointsResult, PointsSummary, TierList, VipCaller, router};
-pub use store::{Applied, VipStore};
+pub use store::{Applied, Subjects, VipStore};
 
 #[derive(Debug, Clone)]
 pub struct Config {

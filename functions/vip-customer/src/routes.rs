@@ -101,6 +101,9 @@ pub fn router(state: VipState) -> Router {
     for path in both_slashes("/internal/vip/enroll") {
         router = router.route(&path, post(enroll));
     }
+    for path in both_slashes("/internal/vip/close") {
+        router = router.route(&path, post(close));
+    }
     for path in both_slashes("/internal/vip/earn") {
         router = router.route(&path, post(internal_earn));
     }
@@ -212,6 +215,16 @@ async fn enroll(State(state): State<VipState>, JsonObject(body): JsonObject) -> 
     let input = parse_body::<EnrollInput>(body, &EnrollInput::FIELDS)?.validate()?;
     let (created, customer) = state.store.enroll(&input, now_secs()).await?;
     Ok(created_or_ok(created, customer))
+}
+
+/// Called by the customer router when the member's account is closed: 204
+/// whether or not there was an open record, so the router may retry.
+async fn close(State(state): State<VipState>, JsonObject(body): JsonObject) -> AppResult<StatusCode> {
+    let input = parse_body::<EnrollInput>(body, &EnrollInput::FIELDS)?.validate()?;
+    if state.store.close(&input.customer_id, now_secs()).await? {
+        tracing::info!(customer = %input.customer_id, "VIP record closed with its account");
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Called by the shipping service for delivered orders; the order makes the key.

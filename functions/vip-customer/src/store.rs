@@ -21,13 +21,34 @@ pub const MIGRATIONS: Migrations = Migrations { mysql: Some(&MYSQL), postgres: N
 
 const TIER_SELECT: &str = "SELECT name, tier_rank, min_lifetime_points, discount_percent, free_shipping, early_access, \
      priority_support, birthday_bonus_points, points_multiplier_percent FROM vip_tiers";
-const CUSTOMER_SELECT: &str = "SELECT customer_id, email, name, tier, tier_year, lifetime_points, points_balance, \
+const CUSTOMER_SELECT: &str = "SELECT customer_id, tier, tier_year, lifetime_points, points_balance, \
      enrolled_at, updated_at FROM vip_customers";
+/// Members whose account is open; a closed account's record is kept for
+/// accounting only, and no longer read or changed through the API.
+const OPEN: &str = "closed_at IS NULL";
 const ENTRY_SELECT: &str = "SELECT id, customer_id, kind, points, requested_points, reason, idempotency_key, \
      balance_after, created_at FROM vip_points_ledger";
 
+/// The name the fixture members are recorded under in `fixture_loads`.
+const FIXTURE_SET: &str = "vip-customers";
+
 /// How often a ledger change is retried after a deadlock or a lost race on its key.
 const ATTEMPTS: u32 = 3;
+
+/// Whose records the store holds. None of them holds personal data: the columns
+/// are id, tier, points and times (see the migrations).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subjects {
+    pub open: Vec<String>,
+    /// With the time each was closed (Unix seconds).
+    pub closed: Vec<(String, i64)>,
+}
+
+impl Subjects {
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty() && self.closed.is_empty()
+    }
+}
 
 /// The outcome of a ledger change.
 #[derive(Debug, Clone)]
@@ -93,8 +114,6 @@ fn customer_from_row(row: &AnyRow) -> Result<Customer, sqlx::Error> {
     let tier: String = row.try_get("tier")?;
     Ok(Customer {
         customer_id: row.try_get("customer_id")?,
-        email: row.try_get("email")?,
-        name: row.try_get("name")?,
         tier: TierName::parse(&tier).ok_or_else(|| decode_error(format!("unknown tier name `{tier}`")))?,
         tier_year: row.try_get("tier_year")?,
         lifetime_points: row.try_get("lifetime_points")?,
@@ -140,6 +159,15 @@ impl VipStore {
 
     async fn begin(&self) -> AppResult<Transaction<'static, Any>> {
         self.db.begin_write().await
+    }
+
+    /// Whether the fixture members were loaded into this store once already.
+    pub async fn fixtures_loaded(&self) -> AppResult<bool> {
+        self.db.fixtures_loaded(FIXTURE_SET).await
+    }
+
+    pub async fn mark_fixtures_loaded(&self) -> AppResult<()> {
+        self.db.mark_fixtures_loaded(FIXTURE_SET).await
     }
 
     /// The tier catalog, lowest rank first.
@@ -188,14 +216,12 @@ impl VipStore {
         let lowest = catalog.lowest().ok_or_else(|| AppError::Conflict("the tier catalog is empty".into()))?;
         let pool = self.db.pool().await?;
         let sql = format!(
-            "{} INTO vip_customers (customer_id, email, name, tier, tier_year, lifetime_points, points_balance, \
-             enrolled_at, updated_at) VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?)",
+            "{} INTO vip_customers (customer_id, tier, tier_year, lifetime_points, points_balance, \
+             enrolled_at, updated_at) VALUES (?, ?, ?, 0, 0, ?, ?)",
             self.db.engine().insert_ignore()
         );
         let done = sqlx::query(AssertSqlSafe(sql))
             .bind(&input.customer_id)
-            .bind(&input.email)
-            .bind(&input.name)
             .bind(lowest.name.as_str())
             .bind(year_of(now))
             .bind(now)
@@ -212,7 +238,7 @@ impl VipStore {
 
     pub async fn customer(&self, customer_id: &str) -> AppResult<Option<Customer>> {
         let pool = self.db.pool().await?;
-        let sql = format!("{CUSTOMER_SELECT} WHERE customer_id = ?");
+        let sql = format!("{CUSTOMER_SELECT} WHERE customer_id = ? AND {OPEN}");
         let row = sqlx::query(AssertSqlSafe(sql)).bind(customer_id).fetch_optional(pool).await.map_err(sqlx_error)?;
         row.as_ref().map(customer_from_row).transpose().map_err(sqlx_error)
     }
@@ -223,6 +249,40 @@ impl VipStore {
         VipCustomer::new(customer, &self.tiers().await?)
     }
 
+    /// Closes the member's record when their account is closed: it keeps the id,
+    /// tier, points and ledger for accounting, and is no longer read or changed
+    /// through the API. Closing a record that is closed or absent changes nothing.
+    pub async fn close(&self, customer_id: &str, now: i64) -> AppResult<bool> {
+        let pool = self.db.pool().await?;
+        let sql = format!("UPDATE vip_customers SET closed_at = ?, updated_at = ? WHERE customer_id = ? AND {OPEN}");
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(now)
+            .bind(customer_id)
+            .execute(pool)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Every member's id: the open records, and the closed ones kept for accounting.
+    pub async fn subjects(&self) -> AppResult<Subjects> {
+        let pool = self.db.pool().await?;
+        let rows = sqlx::query("SELECT customer_id, closed_at FROM vip_customers ORDER BY customer_id")
+            .fetch_all(pool)
+            .await
+            .map_err(sqlx_error)?;
+        let mut subjects = Subjects::default();
+        for row in &rows {
+            let id: String = row.try_get("customer_id").map_err(sqlx_error)?;
+            match row.try_get::<Option<i64>, _>("closed_at").map_err(sqlx_error)? {
+                None => subjects.open.push(id),
+                Some(at) => subjects.closed.push((id, at)),
+            }
+        }
+        Ok(subjects)
+    }
+
     /// Members newest first, optionally of one tier, and how many there are in all.
     pub async fn customers(
         &self,
@@ -231,7 +291,7 @@ impl VipStore {
         limit: u64,
     ) -> AppResult<(Vec<VipCustomer>, u64)> {
         let pool = self.db.pool().await?;
-        let filter = if tier.is_some() { " WHERE tier = ?" } else { "" };
+        let filter = if tier.is_some() { format!(" WHERE {OPEN} AND tier = ?") } else { format!(" WHERE {OPEN}") };
         let count_sql = format!("SELECT COUNT(*) AS n FROM vip_customers{filter}");
         let mut count = sqlx::query(AssertSqlSafe(count_sql));
         if let Some(tier) = tier {
@@ -293,7 +353,7 @@ impl VipStore {
 
     async fn try_apply(&self, customer_id: &str, change: &Change, now: i64) -> Result<Applied, Failure> {
         let mut tx = self.begin().await?;
-        let lock = format!("{CUSTOMER_SELECT} WHERE customer_id = ?{}", self.db.engine().for_update());
+        let lock = format!("{CUSTOMER_SELECT} WHERE customer_id = ? AND {OPEN}{}", self.db.engine().for_update());
         let row = sqlx::query(AssertSqlSafe(lock)).bind(customer_id).fetch_optional(&mut *tx).await?;
         let customer = customer_from_row(&row.ok_or_else(|| not_enrolled(customer_id))?)?;
         let tier_rows =

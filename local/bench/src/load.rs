@@ -144,6 +144,8 @@ enum Own {
 struct Shared {
     addr: SocketAddr,
     keys: TokenKeys,
+    /// The server's registered store, where each bench customer gets an account.
+    accounts: crate::accounts::Accounts,
     book: String,
     run: String,
 }
@@ -174,6 +176,7 @@ async fn own_worker(
         if wanted != customer {
             customer = wanted;
             let sub = format!("bench-{}-{scenario:?}-{connections}-{worker}-{customer}", shared.run);
+            shared.accounts.ensure(&sub).await?;
             token = shared.keys.issue(&sub, CustomerType::Registered, Role::Customer, 86_400);
         }
         let auth = ("authorization", format!("Bearer {token}"));
@@ -281,7 +284,7 @@ pub async fn run(ctx: &Ctx, section: &mut Section) -> Result<(), Error> {
     section.commands.push(format!("oha -z {secs}s -c <1|16|64> -w --no-tui --output-format json <url>"));
     eprintln!("[bench] load: starting the local server on {addr} (loads the fixtures first)");
     let mut server = spawn(command, "the local server")?;
-    let result = load(ctx, section, &oha_path, &oha_version, addr, &mut server, &log).await;
+    let result = load(ctx, section, &oha_path, &oha_version, addr, &data.path().join("data"), &mut server, &log).await;
     kill(&mut server).await;
     result
 }
@@ -293,6 +296,7 @@ async fn load(
     oha_path: &Path,
     oha_version: &str,
     addr: SocketAddr,
+    data_dir: &Path,
     server: &mut tokio::process::Child,
     log: &Path,
 ) -> Result<(), Error> {
@@ -336,8 +340,10 @@ async fn load(
          16 connections per URL). `oha` shares the machine's 2 cores with the server. The cart and checkout \
          need a token per customer and a new `Idempotency-Key` per checkout, which oha cannot vary, so the bench's \
          own client (tokio + hyper, one kept-alive connection per worker) drives them for the same time: adds \
-         go to a new customer every 90 adds (a line holds at most 99); each checkout worker is one customer who \
-         adds a line (not timed) then checks out (timed), on a book created with stock {} so stock never runs out. \
+         go to a new customer every 90 adds (a line holds at most 99), each with an account made in the \
+         server's store beforehand (not timed: cart writes and checkouts need a live account); each checkout \
+         worker is one customer who adds a line (not timed) then checks out (timed), on a book created with \
+         stock {} so stock never runs out. \
          Latencies are per request, p99 nearest-rank; non-2xx is the share of answers that were not 2xx.",
         shared::catalog::MAX_STOCK
     ));
@@ -363,7 +369,8 @@ async fn load(
         }
         scenarios.push(Scenario { name: name.to_string(), tool: "oha", runs, budget });
     }
-    let shared = Arc::new(Shared { addr, keys, book: book.to_string(), run: ulid_free_run_id() });
+    let accounts = crate::accounts::Accounts::in_data_dir(data_dir)?;
+    let shared = Arc::new(Shared { addr, keys, accounts, book: book.to_string(), run: ulid_free_run_id() });
     for (name, scenario) in
         [("`POST /api/cart/items` (add to cart)", Own::CartAdd), ("`POST /api/orders/` (checkout)", Own::Checkout)]
     {

@@ -2,6 +2,7 @@
 //! DESIGN.md section 9 and writes `local/BENCHMARKS.md` with SVG plots in
 //! `local/benchmarks/`. See `--help` for a smoke run and a subset of steps.
 
+mod accounts;
 mod builds;
 mod causes;
 mod client;

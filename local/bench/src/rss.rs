@@ -115,6 +115,8 @@ pub fn build_request(
 pub struct Shop {
     pub app: Router,
     pub keys: Arc<TokenKeys>,
+    /// Where the workloads' customers get their accounts.
+    pub accounts: crate::accounts::Accounts,
 }
 
 impl Shop {
@@ -180,6 +182,7 @@ pub async fn run(ctx: &Ctx, section: &mut Section) -> Result<(), Error> {
     let shop = Shop {
         app: functions.app().map_err(|e| e.to_string())?,
         keys: Arc::new(TokenKeys::new(JWT_SECRET.as_bytes())),
+        accounts: crate::accounts::Accounts::new(functions.registered.store.clone())?,
     };
     let peers: Arc<HashMap<String, Router>> = Arc::new(functions.routers.clone());
     let fixtures = workloads::Fixtures::read(&ctx.paths.root)?;

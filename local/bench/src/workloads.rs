@@ -83,8 +83,10 @@ fn staff(shop: &Shop) -> String {
     shop.keys.issue("staff_bench", CustomerType::Registered, Role::Staff, 86_400)
 }
 
-fn customer(shop: &Shop, sub: &str, typ: CustomerType) -> String {
-    shop.keys.issue(sub, typ, Role::Customer, 86_400)
+/// A token of the customer `sub`, whose account is made first if need be.
+async fn customer(shop: &Shop, sub: &str, typ: CustomerType) -> Result<String, Error> {
+    shop.accounts.ensure(sub).await?;
+    Ok(shop.keys.issue(sub, typ, Role::Customer, 86_400))
 }
 
 /// Sends through the driver, or ends the workload once the request limit is reached.
@@ -191,8 +193,8 @@ async fn customer_router(d: &mut Driver, shop: &Shop, f: &Fixtures) -> Result<()
     let mut guest_token = String::new();
     for i in 0.. {
         let (registered_id, email) = &f.registered[i % f.registered.len()];
-        let registered = [bearer(&customer(shop, registered_id, CustomerType::Registered))];
-        let vip = [bearer(&customer(shop, &f.vips[i % f.vips.len()], CustomerType::Vip))];
+        let registered = [bearer(&customer(shop, registered_id, CustomerType::Registered).await?)];
+        let vip = [bearer(&customer(shop, &f.vips[i % f.vips.len()], CustomerType::Vip).await?)];
         let guest = [("x-guest-token", guest_token.clone())];
         match i % 10 {
             0 => {
@@ -289,7 +291,7 @@ async fn registered(d: &mut Driver, shop: &Shop, f: &Fixtures) -> Result<(), Err
     let mut address = String::new();
     for i in 0.. {
         let (id, email) = &f.registered[(i / 10) % f.registered.len()];
-        let auth = [bearer(&customer(shop, id, CustomerType::Registered))];
+        let auth = [bearer(&customer(shop, id, CustomerType::Registered).await?)];
         match i % 10 {
             0 => {
                 send!(d, Method::GET, "/api/customers/", &auth, None);
@@ -334,7 +336,7 @@ async fn vip(d: &mut Driver, shop: &Shop, f: &Fixtures) -> Result<(), Error> {
     let staff = [bearer(&staff(shop))];
     for i in 0.. {
         let id = &f.vips[(i / 10) % f.vips.len()];
-        let auth = [bearer(&customer(shop, id, CustomerType::Vip))];
+        let auth = [bearer(&customer(shop, id, CustomerType::Vip).await?)];
         match i % 10 {
             0 | 8 => {
                 send!(d, Method::GET, "/api/customers/", &auth, None);
@@ -376,7 +378,7 @@ async fn cart(d: &mut Driver, shop: &Shop, f: &Fixtures) -> Result<(), Error> {
     for i in 0.. {
         // A new customer every 40 requests; every cycle of ten ends with an empty cart.
         let sub = format!("bench-cart-{}", i / 40);
-        let auth = [bearer(&customer(shop, &sub, CustomerType::Registered))];
+        let auth = [bearer(&customer(shop, &sub, CustomerType::Registered).await?)];
         let pick = |k: usize| &items[(i / 10 * 3 + k) % items.len()];
         let add = |k: usize| {
             let (item_type, id) = pick(k);
@@ -451,7 +453,7 @@ async fn order(d: &mut Driver, shop: &Shop) -> Result<(), Error> {
     let staff = [bearer(&staff(shop))];
     let checkout = checkout_body()?;
     for k in 0.. {
-        let token = customer(shop, &format!("bench-order-{k}"), CustomerType::Registered);
+        let token = customer(shop, &format!("bench-order-{k}"), CustomerType::Registered).await?;
         if d.sent >= d.limit {
             break;
         }
@@ -479,7 +481,7 @@ async fn paying(d: &mut Driver, shop: &Shop) -> Result<(), Error> {
         if d.sent >= d.limit {
             break;
         }
-        let token = customer(shop, &format!("bench-pay-{k}"), CustomerType::Registered);
+        let token = customer(shop, &format!("bench-pay-{k}"), CustomerType::Registered).await?;
         let order = prepared_order(shop, &token, &book, &format!("bench-pay-order-{k}")).await?;
         let by_card = k % 3 != 2;
         let body = if by_card {
@@ -509,7 +511,7 @@ async fn shipping(d: &mut Driver, shop: &Shop) -> Result<(), Error> {
         if d.sent >= d.limit {
             break;
         }
-        let token = customer(shop, &format!("bench-ship-{k}"), CustomerType::Registered);
+        let token = customer(shop, &format!("bench-ship-{k}"), CustomerType::Registered).await?;
         let order = prepared_order(shop, &token, &book, &format!("bench-ship-order-{k}")).await?;
         let headers = [bearer(&token), ("idempotency-key", format!("bench-ship-pay-{k}"))];
         shop.call(Method::POST, "/api/payments/", &headers, Some(&card_payment(&order)?)).await?;

@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use shared::error::{AppError, AppResult};
+use shared::sql::now_secs;
 use tokio::sync::OnceCell;
 
 use super::{Conversion, GuestStore, NewSession, SessionRecord, newest_first_window};
@@ -34,6 +35,10 @@ const NAMES: [(&str, &str); 7] = [
     ("#ver", "version"),
 ];
 const LIVE: &str = "attribute_exists(#id) AND attribute_not_exists(#conv) AND #exp > :now";
+
+/// The item that records the fixture sessions were loaded: no session id has
+/// its form (they start `guest_`), and it has no `ttl`, so it stays.
+const FIXTURE_MARKER: &str = "fixture_loads:guest-sessions";
 
 pub struct DynamoGuests {
     client: OnceCell<Client>,
@@ -326,6 +331,16 @@ impl GuestStore for DynamoGuests {
             Some(SessionRecord { converted_to: Some(customer), .. }) => Conversion::AlreadyConverted(customer),
             Some(_) => Conversion::Expired,
         })
+    }
+
+    async fn fixtures_loaded(&self) -> AppResult<bool> {
+        Ok(self.item(FIXTURE_MARKER).await?.is_some())
+    }
+
+    async fn mark_fixtures_loaded(&self) -> AppResult<()> {
+        let item = HashMap::from([("id".to_string(), s(FIXTURE_MARKER)), ("loaded_at".to_string(), n(now_secs()))]);
+        let result = self.client().await.put_item().table_name(&self.table).set_item(Some(item)).send().await;
+        result.map(|_| ()).map_err(dynamo_error)
     }
 }
 

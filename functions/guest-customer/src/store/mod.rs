@@ -75,6 +75,10 @@ pub trait GuestStore: Send + Sync {
     /// Marks a session live at `now` as converted into `customer_id`; of two
     /// concurrent conversions exactly one wins.
     async fn convert(&self, id: &str, customer_id: &str, now: i64) -> AppResult<Conversion>;
+    /// Whether the fixture sessions were loaded into this store once already, so
+    /// that expired or removed fixture sessions are not loaded again.
+    async fn fixtures_loaded(&self) -> AppResult<bool>;
+    async fn mark_fixtures_loaded(&self) -> AppResult<()>;
 }
 
 /// The adapter the URL names. Nothing connects here: both adapters open their

@@ -29,6 +29,9 @@ const SELECT_NEWEST: &str = "SELECT kind, item_type, item_id, query, at FROM gue
 const SELECT_OLDEST: &str =
     "SELECT kind, item_type, item_id, query, at FROM guest_history WHERE session_id = ? ORDER BY seq";
 
+/// The name the fixture sessions are recorded under in `fixture_loads`.
+const FIXTURE_SET: &str = "guest-sessions";
+
 pub struct SqliteGuests {
     db: Database,
 }
@@ -208,5 +211,13 @@ impl GuestStore for SqliteGuests {
             Some(SessionRecord { converted_to: Some(customer), .. }) => Conversion::AlreadyConverted(customer),
             Some(_) => Conversion::Expired,
         })
+    }
+
+    async fn fixtures_loaded(&self) -> AppResult<bool> {
+        self.db.fixtures_loaded(FIXTURE_SET).await
+    }
+
+    async fn mark_fixtures_loaded(&self) -> AppResult<()> {
+        self.db.mark_fixtures_loaded(FIXTURE_SET).await
     }
 }

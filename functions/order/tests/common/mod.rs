@@ -249,10 +249,13 @@ impl World {
             max_connections: 2,
             items_router_function: "items-router".into(),
             guest_function: "guest-customer".into(),
+            registered_function: "registered-customer".into(),
             invoke_timeout: Duration::from_secs(10),
             limits: cart::Limits { max_lines: 50, max_line_quantity: 99 },
         };
-        let cart_peers = InProcessInvoker::new().with("items-router", items.clone());
+        let cart_peers = InProcessInvoker::new()
+            .with("items-router", items.clone())
+            .with("registered-customer", shared::testing::every_account_live());
         let cart = cart::router(cart::CartState::new(&cart_config, Arc::new(cart_peers), keys()).unwrap());
 
         let vip_config = vip_customer::Config {
@@ -272,7 +275,8 @@ impl World {
             .with("items-router", stock_gate.wrap(switchable(items.clone(), items_down.clone(), "/api/items/")))
             .with("vip-customer", switchable(vip.clone(), redeem_down.clone(), "/api/customers/vip/points/redeem"))
             .with("shipping", shipping(shipping_fake.clone()))
-            .with("paying", paying(paying_fake.clone()));
+            .with("paying", paying(paying_fake.clone()))
+            .with("registered-customer", shared::testing::every_account_live());
         let mut world = Self {
             order: Router::new(),
             items,
@@ -306,6 +310,7 @@ impl World {
                 vip_customer: "vip-customer".into(),
                 shipping: "shipping".into(),
                 paying: "paying".into(),
+                registered_customer: "registered-customer".into(),
             },
             invoke_timeout,
             checkout_lease,
@@ -367,7 +372,7 @@ impl World {
 
     /// Enrols a VIP member and gives them `points` (at Bronze, one for one).
     pub async fn vip_member(&self, id: &str, points: i64) {
-        let body = json!({ "customer_id": id, "email": format!("{id}@example.com"), "name": "Vera" });
+        let body = json!({ "customer_id": id });
         let (status, _, member) = send(&self.vip, Method::POST, "/internal/vip/enroll", None, Some(body)).await;
         assert_eq!(status, StatusCode::CREATED, "{member}");
         let earn = json!({ "customer_id": id, "points": points, "reason": "Welcome", "idempotency_key": "welcome" });

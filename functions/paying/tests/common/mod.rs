@@ -214,6 +214,7 @@ pub fn config(url: &StoreUrl, capture_immediately: bool) -> Config {
         max_connections: 2,
         order_function: "order".into(),
         vip_function: "vip-customer".into(),
+        registered_function: "registered-customer".into(),
         invoke_timeout: Duration::from_secs(3),
         capture_immediately,
         retry: RetryPolicy { attempts: 3, first_backoff: Duration::from_millis(5) },
@@ -242,6 +243,7 @@ pub fn shop_with(
 pub fn shop_from(config: Config, invoker: InProcessInvoker, orders: Arc<FakeOrders>, vip: Arc<FakeVip>) -> Shop {
     let url = config.store.clone();
     let processor = Arc::new(SimulatedProcessor::new());
+    let invoker = invoker.with("registered-customer", shared::testing::every_account_live());
     let state =
         PayingState::with_processor(&config, Arc::new(invoker), Arc::new(TokenKeys::development()), processor.clone())
             .unwrap();
