@@ -9,7 +9,7 @@ use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, from_known_fields};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::sql::rfc3339;
 use tokio::task::JoinSet;
 use utoipa::ToSchema;
@@ -33,7 +33,7 @@ pub fn router(state: CartState) -> Router {
     router = router
         .route("/internal/cart/merge", post(merge))
         .route("/internal/cart/{owner_kind}/{owner_id}", get(raw_cart).delete(delete_raw_cart));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 /// A cart as its owner sees it, priced with the items' current prices.

@@ -20,7 +20,7 @@ use axum::extract::FromRef;
 use axum::routing::{any, post};
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::invoke::Invoker;
 
 #[derive(Debug, Clone)]
@@ -100,5 +100,5 @@ pub fn router(state: CustomerRouterState) -> Router {
         router = router.route(&path, any(forward::by_customer_type));
     }
     router = router.route("/api/customers/{*rest}", any(forward::by_customer_type));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &openapi::openapi())
 }

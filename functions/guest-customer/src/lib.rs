@@ -27,7 +27,7 @@ use shared::auth::{Caller, Claims, CustomerType, TokenKeys};
 use shared::config::{ConfigError, Env};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, MAX_BODY_BYTES, QueryPairs};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::{has_prefix, new_id, split_id};
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::{now_secs, rfc3339};
@@ -438,7 +438,7 @@ pub fn router(state: GuestState) -> Router {
     for path in both_slashes("/internal/guest/session") {
         router = router.route(&path, get(snapshot));
     }
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &openapi::openapi())
 }
 
 /// The body of a request that takes none: absent, or an empty JSON object.

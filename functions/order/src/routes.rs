@@ -8,7 +8,7 @@ use serde::Deserialize;
 use shared::auth::Staff;
 use shared::error::{AppError, FieldErrors};
 use shared::extract::{JsonObject, QueryPairs};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::now_secs;
@@ -43,7 +43,7 @@ pub fn router(state: OrderState) -> Router {
         .route("/internal/orders/{id}", get(internal_order))
         .route("/internal/orders/{id}/paid", post(paid))
         .route("/internal/orders/{id}/status", post(set_status));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 fn no_order(id: &str) -> Error {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use shared::auth::{Caller, Claims, Staff};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, QueryPairs, from_known_fields};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use utoipa::ToSchema;
@@ -41,7 +41,7 @@ pub fn router(state: PayingState) -> Router {
     router = router
         .route("/internal/payments/capture", post(internal_capture))
         .route("/internal/payments/refund-order", post(refund_order));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 /// A caller with a valid token: a customer (their own payments) or staff (all).

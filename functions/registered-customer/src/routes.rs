@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use shared::auth::{Caller, Claims, CustomerType, Staff};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{Json, JsonObject, QueryPairs, from_json_value};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::new_id;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::{now_secs, rfc3339};
@@ -54,7 +54,7 @@ pub fn router(state: RegisteredState) -> Router {
         .route("/internal/registered/authenticate", post(authenticate))
         .route("/internal/registered/accounts/{id}", get(internal_read_account))
         .route("/internal/registered/accounts/{id}/customer-type", put(set_customer_type));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi::openapi())
 }
 
 /// A caller with an account here: a registered or VIP customer, or staff.
