@@ -107,15 +107,13 @@ async fn history_is_recorded_listed_and_paged() {
 
         let (_, first) = call(&app, Method::GET, &format!("{history}?page_size=2"), Some(&token), None, None).await;
         assert_eq!(first["results"].as_array().unwrap().len(), 2, "{name}");
-        assert_eq!(first["next"], format!("http://shop.test{history}?page_size=2&page=2"));
+        assert_eq!(first["next"], format!("{history}?page_size=2&page=2"));
         let (_, second) =
             call(&app, Method::GET, &format!("{history}/?page_size=2&page=2"), Some(&token), None, None).await;
         assert_eq!(second["results"].as_array().unwrap().len(), 1, "{name}");
         assert_eq!(second["results"][0]["item_type"], "book", "{name}");
-        let (_, window) =
-            call(&app, Method::GET, &format!("{history}?offset=1&limit=1"), Some(&token), None, None).await;
-        assert_eq!(window["results"][0]["kind"], "search", "{name}");
-        for query in ["page=0", "page_size=101", "colour=red", "page=1&offset=1"] {
+        // Paging is `page` and `page_size` only, capped at 100.
+        for query in ["page=0", "page_size=101", "colour=red", "page=1&offset=1", "offset=1&limit=1", "limit=1000"] {
             let (status, problem) =
                 call(&app, Method::GET, &format!("{history}?{query}"), Some(&token), None, None).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{name} {query}: {problem}");

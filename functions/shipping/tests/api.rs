@@ -467,7 +467,7 @@ async fn customers_see_only_their_own_shipments_and_staff_see_all() {
         assert_eq!(labelled.json["count"], 2);
         let paged = w.call(Method::GET, "/api/shipping/?page_size=1", Some(&staff_token()), None).await;
         assert_eq!(paged.json["results"].as_array().unwrap().len(), 1);
-        assert_eq!(paged.json["next"], "http://shop.test/api/shipping/?page_size=1&page=2");
+        assert_eq!(paged.json["next"], "/api/shipping/?page_size=1&page=2");
         let last = w.call(Method::GET, "/api/shipping/?page_size=1&page=3", Some(&staff_token()), None).await;
         assert_eq!(
             (last.json["results"][0]["id"].clone(), last.json["next"].clone()),
