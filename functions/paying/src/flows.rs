@@ -597,7 +597,7 @@ async fn refund(state: &PayingState, p: &mut PaymentRecord, plan: &RefundPlan<'_
         (_, PaymentState::Authorized) | (Method::CashOnDelivery, PaymentState::Pending) => {
             if plan.requested_amount.is_some_and(|a| a != p.amount) {
                 return Err(amount_error(format!(
-                    "a {} payment can only be voided in full ({}); capture it first to refund part of it",
+                    "this payment is {}: it can only be voided in full ({}); capture it first to refund part of it",
                     p.state, p.amount
                 )));
             }
@@ -615,7 +615,9 @@ async fn refund(state: &PayingState, p: &mut PaymentRecord, plan: &RefundPlan<'_
             (RefundKind::Refund, amount)
         }
         (_, current) => {
-            return Err(AppError::Conflict(format!("a {current} payment has nothing to refund or void")).into());
+            return Err(
+                AppError::Conflict(format!("this payment is {current}: it has nothing to refund or void")).into()
+            );
         }
     };
     let now = now_secs();
