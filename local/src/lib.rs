@@ -1,7 +1,9 @@
 //! The local server: every function's Router mounted at the paths `template.yaml`
 //! gives it, routers invoking functions in process, embedded stores under
-//! `local/data/`, fixtures loaded into empty stores.
+//! `local/data/`, fixtures loaded into empty stores; CORS as API Gateway answers
+//! it, and the API reference at `/api/docs`.
 
+pub mod cors;
 pub mod template;
 
 use std::collections::HashMap;
@@ -30,6 +32,7 @@ pub struct Functions {
     pub registered: registered_customer::RegisteredState,
     pub vip: vip_customer::VipState,
     keys: Arc<TokenKeys>,
+    cors: template::CorsConfiguration,
 }
 
 fn item_service<K: ItemKind>(env: &Env, keys: &Arc<TokenKeys>) -> Result<Router, BoxError> {
@@ -80,7 +83,12 @@ impl Functions {
         if invoker.bind(table).is_err() {
             return Err("the function table was bound twice".into());
         }
-        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip, keys })
+        let mut cors = template::cors(TEMPLATE)?;
+        // What the stack's `CorsAllowOrigins` parameter sets, for the local server.
+        if let Some(origins) = env.get("CORS_ALLOW_ORIGINS") {
+            cors.allow_origins = origins.split(',').map(|o| o.trim().to_string()).collect();
+        }
+        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip, keys, cors })
     }
 
     /// Fills empty stores with the fixtures; accounts get `passwords`.
@@ -127,8 +135,24 @@ impl Functions {
                 async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }
             }),
         );
-        Ok(shared::http_app::finish(app))
+        app = app.merge(reference_page());
+        let cors = cors::Cors::new(self.cors.clone());
+        Ok(shared::http_app::finish(app)
+            .layer(axum::middleware::from_fn(move |request, next| cors.clone().layer(request, next))))
     }
+}
+
+/// `/api/docs`: Swagger UI over `/api/openapi.json`, its files served from the
+/// binary. Nothing is fetched from elsewhere: the validator badge, which would
+/// call out to a public validator, is off.
+fn reference_page() -> Router {
+    let config = utoipa_swagger_ui::Config::from("/api/openapi.json")
+        .validator_url("none")
+        .try_it_out_enabled(true)
+        .persist_authorization(true)
+        .display_request_duration(true)
+        .filter(true);
+    utoipa_swagger_ui::SwaggerUi::new("/api/docs").config(config).into()
 }
 
 /// The function's Router behind a fresh request holding only what API Gateway
