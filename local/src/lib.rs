@@ -142,6 +142,16 @@ impl Functions {
     }
 }
 
+/// `env` with `PUBLIC_BASE_URL` (the base of links in mails) naming the server
+/// that listens on `host:port`, unless it is set.
+pub fn with_public_base_url(env: Env, host: &str, port: u16) -> Env {
+    if env.get("PUBLIC_BASE_URL").is_some() {
+        return env;
+    }
+    let host = if host == "0.0.0.0" || host == "::" { "localhost" } else { host };
+    env.with("PUBLIC_BASE_URL", format!("http://{host}:{port}"))
+}
+
 /// `/api/docs`: Swagger UI over `/api/openapi.json`, its files served from the
 /// binary. Nothing is fetched from elsewhere: the validator badge, which would
 /// call out to a public validator, is off.

@@ -49,11 +49,7 @@ async fn serve(mut env: Env) -> Result<(), Box<dyn std::error::Error + Send + Sy
     shared::telemetry::init();
     let host = env.get("HOST").unwrap_or("127.0.0.1").to_string();
     let port: u16 = env.parse_or("PORT", 8000)?;
-    // Links in mails name this server unless told otherwise.
-    if env.get("PUBLIC_BASE_URL").is_none() {
-        let link_host = if host == "0.0.0.0" || host == "::" { "localhost" } else { host.as_str() };
-        env = env.with("PUBLIC_BASE_URL", format!("http://{link_host}:{port}"));
-    }
+    env = local::with_public_base_url(env, &host, port);
     let functions = local::Functions::build(&env)?;
     let app = functions.app()?;
     let added = functions.load_fixtures(&Passwords::demo()).await?;
