@@ -49,7 +49,13 @@ impl Functions {
         routers.insert("mobile".to_string(), item_service::<mobile::Mobile>(env, &keys)?);
         routers.insert("clothes".to_string(), item_service::<clothes::Clothes>(env, &keys)?);
 
-        let guest = guest_customer::GuestState::new(&guest_customer::Config::from_env(env)?, keys.clone())?;
+        // Functions invoke each other in process, by the names Lambda would use. The
+        // table is bound once every Router exists, since some call each other.
+        let invoker = LateBoundInvoker::new();
+        let shared_invoker = || Arc::new(invoker.clone());
+
+        let guest =
+            guest_customer::GuestState::new(&guest_customer::Config::from_env(env)?, shared_invoker(), keys.clone())?;
         let registered =
             registered_customer::RegisteredState::new(&registered_customer::Config::from_env(env)?, keys.clone())?;
         let vip = vip_customer::VipState::new(&vip_customer::Config::from_env(env)?, keys.clone())?;
@@ -57,10 +63,6 @@ impl Functions {
         routers.insert("registered-customer".to_string(), registered_customer::router(registered.clone()));
         routers.insert("vip-customer".to_string(), vip_customer::router(vip.clone()));
 
-        // Functions invoke each other in process, by the names Lambda would use. The
-        // table is bound once every Router exists, since some call each other.
-        let invoker = LateBoundInvoker::new();
-        let shared_invoker = || Arc::new(invoker.clone());
         let items =
             items_router::RouterState::new(&items_router::Config::from_env(env)?, shared_invoker(), keys.clone())?;
         routers.insert("items-router".to_string(), items_router::router(items));

@@ -218,3 +218,41 @@ async fn the_reference_page_and_its_files_are_served_from_the_binary() {
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
     }
 }
+
+/// A history entry names an item that exists, by an id of its own type, for a
+/// guest and for a customer with an account alike, through the real items router.
+#[tokio::test]
+async fn history_entries_name_real_items_of_their_type() {
+    let app = shop().await;
+    let book = serde_json::from_str::<Vec<Value>>(fixtures::BOOKS).unwrap()[0]["id"].as_str().unwrap().to_string();
+    let missing = "book_01KAAAAAAAAAAAAAAAAAAAAAAA";
+    let session = call(&app, Request::post("/api/customers/").body(Body::empty()).unwrap()).await;
+    let guest = session.json["token"].as_str().unwrap().to_string();
+    let customer = shared::auth::TokenKeys::development().issue("123", CustomerType::Registered, Role::Customer, 600);
+    let entry = |item_type: &str, item_id: &str, header: (&str, String)| {
+        Request::post("/api/customers/history")
+            .header(header.0, header.1)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({ "kind": "viewed_item", "item_type": item_type, "item_id": item_id }).to_string(),
+            ))
+            .unwrap()
+    };
+    for who in [("x-guest-token", guest.clone()), ("authorization", format!("Bearer {customer}"))] {
+        for (item_type, item_id, expected) in [
+            ("laptop", book.as_str(), StatusCode::UNPROCESSABLE_ENTITY),
+            ("book", missing, StatusCode::UNPROCESSABLE_ENTITY),
+            ("book", "not-an-id", StatusCode::UNPROCESSABLE_ENTITY),
+            ("book", book.as_str(), StatusCode::CREATED),
+        ] {
+            let answer = call(&app, entry(item_type, item_id, who.clone())).await;
+            assert_eq!(answer.status, expected, "{} {item_type} {item_id}: {}", who.0, answer.json);
+            if expected == StatusCode::UNPROCESSABLE_ENTITY {
+                assert!(answer.json["errors"]["item_id"].is_array(), "{}", answer.json);
+            }
+        }
+        let page =
+            call(&app, get("/api/customers/history").header(who.0, who.1.clone()).body(Body::empty()).unwrap()).await;
+        assert_eq!(page.json["results"][0]["item_id"], book.as_str(), "{}: {}", who.0, page.json);
+    }
+}

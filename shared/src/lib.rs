@@ -1,5 +1,6 @@
 //! What two or more functions use: problem responses, configuration, identity,
-//! invoking other functions, pagination, money, ids and store plumbing.
+//! invoking other functions, pagination, money, ids, shopping history and store
+//! plumbing.
 
 pub mod auth;
 pub mod aws;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod documents;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod http_app;
 pub mod ids;
 pub mod invoke;

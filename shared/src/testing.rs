@@ -3,6 +3,7 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::response::IntoResponse;
 use http::{Method, Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -420,4 +421,23 @@ pub fn schema_refs(doc: &Value) -> Vec<String> {
     let mut found = Vec::new();
     collect(doc, &mut found);
     found
+}
+
+/// Stands in for the items router in a function's own tests: `GET
+/// /api/items/{id}/` finds the ids given (with their type from the prefix) and
+/// no other. The real router answers the same in the local server's tests.
+pub fn items_router_knowing(ids: &[&str]) -> Router {
+    let known: std::sync::Arc<Vec<String>> = std::sync::Arc::new(ids.iter().map(|id| id.to_string()).collect());
+    let find = move |axum::extract::Path(id): axum::extract::Path<String>| {
+        let known = known.clone();
+        async move {
+            match crate::ids::split_id(&id) {
+                Some((item_type, _)) if known.contains(&id) => {
+                    axum::Json(serde_json::json!({ "id": id, "type": item_type })).into_response()
+                }
+                _ => crate::AppError::NotFound("there is no item with this id".into()).into_response(),
+            }
+        }
+    };
+    Router::new().route("/api/items/{id}/", axum::routing::get(find))
 }

@@ -30,6 +30,8 @@ pub struct Functions {
     pub vip: String,
     /// Where a guest's cart moves when the guest signs up or logs in.
     pub cart: String,
+    /// Asked whether an item a customer viewed exists, before it joins their history.
+    pub items_router: String,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +53,7 @@ impl Config {
                 registered: env.get("REGISTERED_CUSTOMER_FUNCTION").unwrap_or("registered-customer").into(),
                 vip: env.get("VIP_CUSTOMER_FUNCTION").unwrap_or("vip-customer").into(),
                 cart: env.get("CART_FUNCTION").unwrap_or("cart").into(),
+                items_router: env.get("ITEMS_ROUTER_FUNCTION").unwrap_or("items-router").into(),
             },
             token_ttl_secs: ttl,
             invoke_timeout: Duration::from_millis(env.parse_or("INVOKE_TIMEOUT_MS", 5_000)?),

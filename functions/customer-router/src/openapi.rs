@@ -227,11 +227,6 @@ pub fn describe_forwarding(doc: &mut OpenApi) {
                     "409",
                     problem_response("You are logged in: guest sessions are for callers without an account"),
                 ),
-                ("/api/customers/history", "post") => add_response(
-                    operation,
-                    "403",
-                    problem_response("Customers with an account: their history is what they did as guests"),
-                ),
                 _ => {}
             }
         }

@@ -27,6 +27,9 @@ struct Stack {
     vip: Router,
 }
 
+/// The one item the stand-in items router knows.
+const KNOWN_BOOK: &str = "book_01JDQ0000000000000000000AA";
+
 fn keys() -> Arc<TokenKeys> {
     Arc::new(TokenKeys::development())
 }
@@ -41,7 +44,9 @@ async fn stack() -> Stack {
         },
     )]))
     .unwrap();
-    let guest = guest_customer::router(guest_customer::GuestState::new(&guest_config, keys()).unwrap());
+    let items = InProcessInvoker::new().with("items-router", shared::testing::items_router_knowing(&[KNOWN_BOOK]));
+    let guest =
+        guest_customer::router(guest_customer::GuestState::new(&guest_config, Arc::new(items), keys()).unwrap());
 
     let registered_config = registered_customer::Config {
         store: temp_sqlite_url("cr_registered"),
@@ -130,7 +135,8 @@ fn customer_router(guest: Router, registered: Router, vip: Router) -> Router {
         .with("guest-customer", guest)
         .with("registered-customer", registered)
         .with("vip-customer", vip)
-        .with("cart", cart_recorder());
+        .with("cart", cart_recorder())
+        .with("items-router", shared::testing::items_router_knowing(&[KNOWN_BOOK]));
     router_over(invoker, Duration::from_secs(5))
 }
 
@@ -141,6 +147,7 @@ fn router_over(invoker: InProcessInvoker, invoke_timeout: Duration) -> Router {
             registered: "registered-customer".into(),
             vip: "vip-customer".into(),
             cart: "cart".into(),
+            items_router: "items-router".into(),
         },
         token_ttl_secs: 600,
         invoke_timeout,
@@ -251,7 +258,7 @@ async fn guest_to_registered_to_vip() {
     let guest_token = session["token"].as_str().unwrap().to_string();
     let guest = [("x-guest-token", guest_token.as_str())];
     for entry in [
-        json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01JDQ0000000000000000000AA" }),
+        json!({ "kind": "viewed_item", "item_type": "book", "item_id": KNOWN_BOOK }),
         json!({ "kind": "search", "query": "dune" }),
     ] {
         let (status, _) = with_headers(&s.app, Method::POST, "/api/customers/history", None, &guest, Some(entry)).await;
@@ -469,13 +476,30 @@ async fn the_router_answers_for_paths_served_per_type_and_routes_before_it_check
     let (_, login) = login(&s.app, "customer123@example.com").await;
     let token = login["access_token"].as_str().unwrap().to_string();
 
-    // Guest sessions and their history are for callers without an account.
+    // Guest sessions are for callers without an account.
     let (status, _) = with_headers(&s.app, Method::POST, "/api/customers/", Some(&token), &[], None).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let entry = json!({ "kind": "search", "query": "dune" });
-    let (status, _) =
-        with_headers(&s.app, Method::POST, "/api/customers/history", Some(&token), &[], Some(entry)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A customer's history goes on after sign-up: searches and items that exist, of their own type.
+    let history = "/api/customers/history";
+    for (entry, expected) in [
+        (json!({ "kind": "search", "query": "dune" }), StatusCode::CREATED),
+        (json!({ "kind": "viewed_item", "item_type": "book", "item_id": KNOWN_BOOK }), StatusCode::CREATED),
+        (
+            json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01JDQ0000000000000000000ZZ" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "kind": "viewed_item", "item_type": "laptop", "item_id": KNOWN_BOOK }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, answer) =
+            with_headers(&s.app, Method::POST, history, Some(&token), &[], Some(entry.clone())).await;
+        assert_eq!(status, expected, "{entry}: {answer}");
+    }
+    let (_, page) = with_headers(&s.app, Method::GET, history, Some(&token), &[], None).await;
+    assert_eq!(page["count"], 2, "{page}");
+    assert_eq!(page["results"][0]["item_id"], KNOWN_BOOK, "newest first: {page}");
     // Closing an account without one to close: log in first.
     let (status, _) =
         with_headers(&s.app, Method::DELETE, "/api/customers/", None, &[], Some(json!({ "password": PASSWORD }))).await;

@@ -29,6 +29,7 @@ use crate::domain::{
 use crate::login_limits::Attempt;
 use crate::mailer::Mail;
 use crate::store::{Account, Created, HistoryEntry, MAX_ADDRESSES, NewAccount};
+use shared::history::Activity;
 
 pub fn router(state: RegisteredState) -> Router {
     let mut router = Router::new();
@@ -40,7 +41,7 @@ pub fn router(state: RegisteredState) -> Router {
         ("/api/customers/addresses", get(list_addresses).post(create_address)),
         ("/api/customers/addresses/{id}", get(read_address).patch(update_address).delete(delete_address)),
         ("/api/customers/password", post(change_password)),
-        ("/api/customers/history", get(history)),
+        ("/api/customers/history", get(history).post(add_history)),
         ("/api/customers/verify-email", get(verify_email_link).post(verify_email)),
         ("/api/customers/verify-email/resend", post(resend_verification)),
         ("/api/customers/accounts/{id}", get(staff_read_account)),
@@ -306,6 +307,12 @@ pub struct HistoryView {
     pub at: String,
 }
 
+impl From<HistoryEntry> for HistoryView {
+    fn from(e: HistoryEntry) -> Self {
+        HistoryView { kind: e.kind, item_type: e.item_type, item_id: e.item_id, query: e.query, at: rfc3339(e.at) }
+    }
+}
+
 async fn history(
     State(state): State<RegisteredState>,
     Holder(claims): Holder,
@@ -318,17 +325,37 @@ async fn history(
     params.finish()?;
     let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
     let (count, entries) = state.store.history(&account.id, page.offset, page.limit).await?;
-    let results: Vec<HistoryView> = entries
-        .into_iter()
-        .map(|e| HistoryView {
-            kind: e.kind,
-            item_type: e.item_type,
-            item_id: e.item_id,
-            query: e.query,
-            at: rfc3339(e.at),
-        })
-        .collect();
+    let results: Vec<HistoryView> = entries.into_iter().map(HistoryView::from).collect();
     Ok(axum::Json(Page::new(results, count, &page, &url)).into_response())
+}
+
+/// The most entries an account's history keeps, as a guest session's does.
+pub const MAX_HISTORY_ENTRIES: u64 = 200;
+
+/// `POST /api/customers/history`: an item viewed or a search made, as a guest
+/// adds them. The customer router, the one way here, has checked that a viewed
+/// item exists; its id and type are checked again here.
+async fn add_history(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let account = own_account(&state, &claims).await?;
+    let activity = shared::history::parse_activity(&body)?;
+    let entry = match activity {
+        Activity::ViewedItem { item_type, item_id } => HistoryEntry {
+            kind: "viewed_item".into(),
+            item_type: Some(item_type),
+            item_id: Some(item_id),
+            query: None,
+            at: now_secs(),
+        },
+        Activity::Search { query } => {
+            HistoryEntry { kind: "search".into(), item_type: None, item_id: None, query: Some(query), at: now_secs() }
+        }
+    };
+    state.store.add_history(&account.id, &entry, MAX_HISTORY_ENTRIES).await?;
+    Ok((StatusCode::CREATED, axum::Json(HistoryView::from(entry))).into_response())
 }
 
 fn token_hash(token: &str) -> String {
