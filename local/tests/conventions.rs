@@ -256,3 +256,54 @@ async fn history_entries_name_real_items_of_their_type() {
         assert_eq!(page.json["results"][0]["item_id"], book.as_str(), "{}: {}", who.0, page.json);
     }
 }
+
+/// No answer repeats what a client wrote in a path: an id that is no id is
+/// "not found" (or refused), never quoted back.
+#[tokio::test]
+async fn error_details_never_repeat_path_input() {
+    let app = shop().await;
+    let document = serde_json::to_value(local::openapi()).unwrap();
+    let keys = shared::auth::TokenKeys::development();
+    let tokens = [
+        staff_token(),
+        keys.issue("123", CustomerType::Registered, Role::Customer, 600),
+        keys.issue("456", CustomerType::Vip, Role::Customer, 600),
+    ];
+    let planted = "order_x%2F..%2Finternal%2Fplanted%3Cb%3E";
+    let mut echoed = Vec::new();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        for method in ["get", "post", "patch", "delete"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let uri = regex_free_substitute(path, planted);
+            for token in &tokens {
+                let request = Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&uri)
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("idempotency-key", shared::ids::new_id("key"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from("{}"))
+                    .unwrap();
+                let answer = call(&app, request).await;
+                checked += 1;
+                let text = answer.json.to_string();
+                if text.contains("planted") || text.contains("<b>") || text.contains("..") {
+                    echoed.push(format!("{} {uri}: {text}", method.to_uppercase()));
+                }
+            }
+        }
+    }
+    assert!(checked > 60, "only {checked} calls");
+    assert!(echoed.is_empty(), "answers that quote the path back:\n{}", echoed.join("\n"));
+}
+
+/// `path` with each `{parameter}` replaced by `value`.
+fn regex_free_substitute(path: &str, value: &str) -> String {
+    path.split('/').map(|segment| if segment.starts_with('{') { value } else { segment }).collect::<Vec<_>>().join("/")
+}

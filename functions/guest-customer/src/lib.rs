@@ -29,7 +29,7 @@ use shared::config::{ConfigError, Env};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, MAX_BODY_BYTES, QueryPairs};
 use shared::http_app::{both_slashes, finish_documented};
-use shared::ids::{has_prefix, new_id, split_id};
+use shared::ids::{has_prefix, mention, new_id, split_id};
 use shared::invoke::Invoker;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::{now_secs, rfc3339};
@@ -319,13 +319,7 @@ fn inactive_reason(session: &SessionRecord, now: i64) -> Option<&'static str> {
 }
 
 fn not_found(id: &str) -> AppError {
-    // Echo the id only when it is well formed, so the problem never repeats
-    // arbitrary path input back.
-    if split_id(id).is_some() {
-        AppError::NotFound(format!("there is no guest session `{id}`"))
-    } else {
-        AppError::NotFound("there is no guest session with this id".into())
-    }
+    AppError::NotFound(format!("there is no guest session {}", mention(id)))
 }
 
 /// The request's guest token, if any; one that is present but malformed is a

@@ -94,7 +94,7 @@ impl RouterState {
 
     /// The type of an item id: its prefix when that is a configured type, else the registry's entry.
     async fn type_of(&self, id: &str) -> AppResult<String> {
-        let not_found = || AppError::NotFound(format!("there is no item with id `{id}`"));
+        let not_found = || AppError::NotFound(format!("there is no item {}", shared::ids::mention(id)));
         if let Some((prefix, _)) = split_id(id)
             && self.table.route(prefix).is_some()
         {

@@ -47,7 +47,7 @@ pub fn router(state: OrderState) -> Router {
 }
 
 fn no_order(id: &str) -> Error {
-    Error::not_found(format!("there is no order `{id}`"))
+    Error::not_found(format!("there is no order {}", shared::ids::mention(id)))
 }
 
 /// An order the caller may see: anyone else's is answered like a missing one.

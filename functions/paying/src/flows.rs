@@ -511,7 +511,11 @@ pub async fn capture_for_order(state: &PayingState, order_id: &str, event: Order
 }
 
 async fn exists(state: &PayingState, id: &str) -> PayResult<PaymentRecord> {
-    Ok(state.store.payment(id).await?.ok_or_else(|| AppError::NotFound(format!("there is no payment `{id}`")))?)
+    Ok(state
+        .store
+        .payment(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no payment {}", shared::ids::mention(id))))?)
 }
 
 async fn order_payment(state: &PayingState, order_id: &str) -> PayResult<PaymentRecord> {

@@ -84,7 +84,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
 /// Ids that cannot be payments are answered like absent ones, without a query.
 fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("there is no payment `{id}`"))
+    AppError::NotFound(format!("there is no payment {}", shared::ids::mention(id)))
 }
 
 fn checked_id(id: &str) -> AppResult<&str> {

@@ -446,8 +446,11 @@ async fn staff_read_account(
     _staff: Staff,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<AccountView>> {
-    let account =
-        state.store.account(&id).await?.ok_or_else(|| AppError::NotFound(format!("there is no account `{id}`")))?;
+    let account = state
+        .store
+        .account(&id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no account {}", shared::ids::mention(&id))))?;
     Ok(axum::Json(view(&account)))
 }
 

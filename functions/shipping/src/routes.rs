@@ -132,7 +132,7 @@ fn signed_in(caller: Caller) -> AppResult<Claims> {
 }
 
 fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("there is no shipment `{id}`"))
+    AppError::NotFound(format!("there is no shipment {}", shared::ids::mention(id)))
 }
 
 /// The shipment if the caller may see it: another customer's is answered

@@ -304,7 +304,7 @@ async fn create<K: ItemKind>(
 }
 
 async fn find_existing<K: ItemKind>(state: &CatalogState, id: &str) -> AppResult<Document> {
-    let not_found = || AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE));
+    let not_found = || AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(id)));
     if !has_prefix(id, K::TYPE) {
         return Err(not_found());
     }
@@ -328,7 +328,7 @@ async fn update<K: ItemKind>(
     let (created_at, merged) = merge_patch(existing, patch)?;
     let doc = stamp(K::TYPE, id.clone(), created_at, parse_input::<K>(merged)?);
     if !state.store.replace(doc.clone()).await? {
-        return Err(AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE)));
+        return Err(AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(&id))));
     }
     Ok(axum::Json(doc))
 }
@@ -353,7 +353,7 @@ async fn change_stock<K: ItemKind>(
     }
     check_required_text(&mut errors, "key", &change.key, 200);
     errors.into_result()?;
-    let missing = || AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE));
+    let missing = || AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(&id)));
     if !has_prefix(&id, K::TYPE) {
         return Err(missing());
     }
@@ -376,6 +376,6 @@ async fn remove<K: ItemKind>(
     if has_prefix(&id, K::TYPE) && state.store.delete(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE)))
+        Err(AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(&id))))
     }
 }
