@@ -26,7 +26,7 @@ use crate::RegisteredState;
 use crate::domain::{
     AddressInput, Email, Preferences, check_password, check_phone, decoy_hash, hash_password, verify_password,
 };
-use crate::login_limits::Attempt;
+use crate::login_limits::{Attempt, take_mail_slot, too_many_mails};
 use crate::mailer::Mail;
 use crate::store::{Account, Created, HistoryEntry, MAX_ADDRESSES, NewAccount};
 use shared::history::Activity;
@@ -425,10 +425,19 @@ struct Resend {
     email: String,
 }
 
-/// Always 202, whether or not the address has an account, so the answer tells nobody which emails are customers.
+/// Always 202, whether or not the address has an account, so the answer tells
+/// nobody which emails are customers (sign-up answers alike). Every address,
+/// with an account or not, gets a few mails an hour (429 beyond).
 async fn resend_verification(State(state): State<RegisteredState>, Json(body): Json<Resend>) -> AppResult<StatusCode> {
-    if let Ok(email) = Email::parse(&body.email)
-        && let Some(account) = state.store.account_by_email(email.as_str()).await?
+    let Ok(email) = Email::parse(&body.email) else {
+        let mut errors = FieldErrors::new();
+        errors.add("email", "is not an email address");
+        return Err(AppError::Validation(errors));
+    };
+    if let Err(wait) = take_mail_slot(&state.store, &state.login_limits, email.as_str()).await? {
+        return Err(too_many_mails(wait));
+    }
+    if let Some(account) = state.store.account_by_email(email.as_str()).await?
         && account.email_verified_at.is_none()
     {
         let token = new_verification_token();
@@ -538,11 +547,40 @@ async fn sign_up(State(state): State<RegisteredState>, JsonObject(body): JsonObj
     let expires_at = now_secs() + state.verification_ttl_secs;
     match state.store.create_account(new, &history, Some((&token_hash(&token), expires_at))).await? {
         Created::New(account) => {
-            send_verification(&state, &account, &token).await?;
+            if take_mail_slot(&state.store, &state.login_limits, &account.email).await?.is_ok() {
+                send_verification(&state, &account, &token).await?;
+            }
             Ok((StatusCode::CREATED, axum::Json(view(&account))).into_response())
         }
         Created::Existing(account) => Ok((StatusCode::OK, axum::Json(view(&account))).into_response()),
+        // The address has an account: its owner hears of it by mail, and the
+        // caller gets what a new sign-up gets from the customer router (202), so
+        // the answer tells nobody which emails are customers.
+        Created::Taken => {
+            if take_mail_slot(&state.store, &state.login_limits, email.as_str()).await?.is_ok()
+                && let Some(account) = state.store.account_by_email(email.as_str()).await?
+            {
+                mail_owner_of_taken_address(&state, &account).await?;
+            }
+            Ok((StatusCode::ACCEPTED, axum::Json(json!({ "email": email.as_str() }))).into_response())
+        }
     }
+}
+
+/// Someone signed up with an address that has an account: an unconfirmed one
+/// gets a fresh confirmation link, a confirmed one a note to log in instead.
+async fn mail_owner_of_taken_address(state: &RegisteredState, account: &Account) -> AppResult<()> {
+    if account.email_verified_at.is_none() {
+        let token = new_verification_token();
+        let expires_at = now_secs() + state.verification_ttl_secs;
+        state.store.add_verification(&account.id, &token_hash(&token), expires_at).await?;
+        return send_verification(state, account, &token).await;
+    }
+    let body = "Someone, perhaps you, tried to sign up at the shop with this address, which has an account \
+                already.\n\nLog in with it instead. If it was not you, nothing has changed and you can ignore \
+                this mail.\n"
+        .to_string();
+    state.mailer.send(Mail { to: account.email.clone(), subject: "You already have an account".into(), body }).await
 }
 
 #[derive(Deserialize)]

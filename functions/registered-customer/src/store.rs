@@ -93,6 +93,8 @@ pub enum Created {
     New(Account),
     /// The same sign-up again (same guest session and email): nothing was added.
     Existing(Account),
+    /// Another account has the email: nothing was written.
+    Taken,
 }
 
 pub struct Store {
@@ -190,9 +192,7 @@ impl Store {
         .await;
         match inserted {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(AppError::Conflict("an account with this email exists already".into()));
-            }
+            Err(e) if is_unique_violation(&e) => return Ok(Created::Taken),
             Err(e) => return Err(sqlx_error(e)),
         }
         for entry in history {
