@@ -53,9 +53,10 @@ def main():
         f.write("\n".join(script) + "\n")
         path = f.name
     log = pathlib.Path(tempfile.gettempdir()) / "readme-tour.log"
-    with open(log, "w") as out:
-        done = subprocess.run(["sh", "-x", path], stdout=out, stderr=subprocess.STDOUT, env=os.environ)
-    text = log.read_text()
+    # A pipe, not the log file: `tee /dev/stderr` reopens (and so would truncate) a file.
+    done = subprocess.run(["sh", "-x", path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ)
+    text = done.stdout.decode("utf-8", "replace")
+    log.write_text(text)
     if done.returncode != 0 or "the tour ran to its end" not in text:
         print(text[-6000:])
         print(f"README tour failed (exit {done.returncode}); full log: {log}")
