@@ -413,8 +413,7 @@ async fn customers_see_only_their_own_shipments_and_staff_see_all() {
         assert_eq!((by_staff.status, &by_staff.json), (StatusCode::OK, &mine));
         let by_bob = w.call(Method::GET, &format!("/api/shipping/{id}"), Some(&bob), None).await;
         assert_problem(&by_bob, StatusCode::NOT_FOUND, None);
-        let absent =
-            w.call(Method::GET, "/api/shipping/shipment_01JDQ000000000000000000000", Some(&alice), None).await;
+        let absent = w.call(Method::GET, "/api/shipping/shipment_01JDQ000000000000000000000", Some(&alice), None).await;
         assert_problem(&absent, StatusCode::NOT_FOUND, None);
         assert_eq!(
             by_bob.json["detail"].as_str().map(|d| d.replace(id, "X")),
