@@ -21,7 +21,8 @@ fn help_prints_the_usage_and_exits_0() {
 
 #[test]
 fn mistakes_say_what_was_wrong_and_exit_2() {
-    for args in [&["serv"][..], &["token"], &["token", "--role", "admin"], &["token", "--role", "staff", "--ttl", "x"]] {
+    for args in [&["serv"][..], &["token"], &["token", "--role", "admin"], &["token", "--role", "staff", "--ttl", "x"]]
+    {
         let out = local(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let text = String::from_utf8_lossy(&out.stderr);
