@@ -1,7 +1,9 @@
 //! The local server: every function's Router mounted at the paths `template.yaml`
 //! gives it, routers invoking functions in process, embedded stores under
-//! `local/data/`, fixtures loaded into empty stores.
+//! `local/data/`, fixtures loaded into empty stores; CORS as API Gateway answers
+//! it, and the API reference at `/api/docs`.
 
+pub mod cors;
 pub mod template;
 
 use std::collections::HashMap;
@@ -30,6 +32,7 @@ pub struct Functions {
     pub registered: registered_customer::RegisteredState,
     pub vip: vip_customer::VipState,
     keys: Arc<TokenKeys>,
+    cors: template::CorsConfiguration,
 }
 
 fn item_service<K: ItemKind>(env: &Env, keys: &Arc<TokenKeys>) -> Result<Router, BoxError> {
@@ -46,7 +49,13 @@ impl Functions {
         routers.insert("mobile".to_string(), item_service::<mobile::Mobile>(env, &keys)?);
         routers.insert("clothes".to_string(), item_service::<clothes::Clothes>(env, &keys)?);
 
-        let guest = guest_customer::GuestState::new(&guest_customer::Config::from_env(env)?, keys.clone())?;
+        // Functions invoke each other in process, by the names Lambda would use. The
+        // table is bound once every Router exists, since some call each other.
+        let invoker = LateBoundInvoker::new();
+        let shared_invoker = || Arc::new(invoker.clone());
+
+        let guest =
+            guest_customer::GuestState::new(&guest_customer::Config::from_env(env)?, shared_invoker(), keys.clone())?;
         let registered =
             registered_customer::RegisteredState::new(&registered_customer::Config::from_env(env)?, keys.clone())?;
         let vip = vip_customer::VipState::new(&vip_customer::Config::from_env(env)?, keys.clone())?;
@@ -54,10 +63,6 @@ impl Functions {
         routers.insert("registered-customer".to_string(), registered_customer::router(registered.clone()));
         routers.insert("vip-customer".to_string(), vip_customer::router(vip.clone()));
 
-        // Functions invoke each other in process, by the names Lambda would use. The
-        // table is bound once every Router exists, since some call each other.
-        let invoker = LateBoundInvoker::new();
-        let shared_invoker = || Arc::new(invoker.clone());
         let items =
             items_router::RouterState::new(&items_router::Config::from_env(env)?, shared_invoker(), keys.clone())?;
         routers.insert("items-router".to_string(), items_router::router(items));
@@ -80,7 +85,12 @@ impl Functions {
         if invoker.bind(table).is_err() {
             return Err("the function table was bound twice".into());
         }
-        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip, keys })
+        let mut cors = template::cors(TEMPLATE)?;
+        // What the stack's `CorsAllowOrigins` parameter sets, for the local server.
+        if let Some(origins) = env.get("CORS_ALLOW_ORIGINS") {
+            cors.allow_origins = origins.split(',').map(|o| o.trim().to_string()).collect();
+        }
+        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip, keys, cors })
     }
 
     /// Fills empty stores with the fixtures; accounts get `passwords`.
@@ -127,8 +137,34 @@ impl Functions {
                 async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }
             }),
         );
-        Ok(shared::http_app::finish(app))
+        app = app.merge(reference_page());
+        let cors = cors::Cors::new(self.cors.clone());
+        Ok(shared::http_app::finish(app)
+            .layer(axum::middleware::from_fn(move |request, next| cors.clone().layer(request, next))))
     }
+}
+
+/// `env` with `PUBLIC_BASE_URL` (the base of links in mails) naming the server
+/// that listens on `host:port`, unless it is set.
+pub fn with_public_base_url(env: Env, host: &str, port: u16) -> Env {
+    if env.get("PUBLIC_BASE_URL").is_some() {
+        return env;
+    }
+    let host = if host == "0.0.0.0" || host == "::" { "localhost" } else { host };
+    env.with("PUBLIC_BASE_URL", format!("http://{host}:{port}"))
+}
+
+/// `/api/docs`: Swagger UI over `/api/openapi.json`, its files served from the
+/// binary. Nothing is fetched from elsewhere: the validator badge, which would
+/// call out to a public validator, is off.
+fn reference_page() -> Router {
+    let config = utoipa_swagger_ui::Config::from("/api/openapi.json")
+        .validator_url("none")
+        .try_it_out_enabled(true)
+        .persist_authorization(true)
+        .display_request_duration(true)
+        .filter(true);
+    utoipa_swagger_ui::SwaggerUi::new("/api/docs").config(config).into()
 }
 
 /// The function's Router behind a fresh request holding only what API Gateway

@@ -1,5 +1,6 @@
 //! `cargo run -p local` serves the whole API on http://localhost:8000;
-//! `cargo run -p local -- token --role staff` prints a development token.
+//! `cargo run -p local -- token --role staff` prints a development token;
+//! `--help` says what else.
 
 use std::path::PathBuf;
 
@@ -8,8 +9,12 @@ use shared::auth::{CustomerType, Role, TokenKeys};
 use shared::config::Env;
 use shared::store::StoreUrl;
 
-const USAGE: &str =
-    "usage: local [serve] | local token --role staff|customer [--sub ID] [--type registered|vip|guest] [--ttl SECONDS]";
+const USAGE: &str = "\
+usage: local [serve]        the whole API on http://127.0.0.1:$PORT (8000); the reference at /api/docs
+       local token --role staff|customer [--sub ID] [--type registered|vip|guest] [--ttl SECONDS]
+                            a token signed with $JWT_SECRET (or the development secret)
+       local openapi        the API document (what /api/openapi.json serves)
+       local --help";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -23,22 +28,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     match args.first().map(String::as_str) {
         None | Some("serve") => serve(env).await,
         Some("token") => token(&env, &args[1..]).await,
-        _ => Err(USAGE.into()),
+        Some("openapi") => {
+            println!("{}", local::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => usage_error(&format!("unknown command `{other}`")),
     }
 }
 
-async fn serve(env: Env) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// A mistake in the command line: what was wrong and the usage, on stderr, exit 2.
+fn usage_error(why: &str) -> ! {
+    eprintln!("local: {why}\n{USAGE}");
+    std::process::exit(2)
+}
+
+async fn serve(mut env: Env) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     shared::telemetry::init();
+    let host = env.get("HOST").unwrap_or("127.0.0.1").to_string();
+    let port: u16 = env.parse_or("PORT", 8000)?;
+    env = local::with_public_base_url(env, &host, port);
     let functions = local::Functions::build(&env)?;
     let app = functions.app()?;
     let added = functions.load_fixtures(&Passwords::demo()).await?;
     if added > 0 {
         tracing::info!(added, "fixtures loaded into empty stores");
     }
-    let host = env.get("HOST").unwrap_or("127.0.0.1");
-    let port: u16 = env.parse_or("PORT", 8000)?;
-    let listener = tokio::net::TcpListener::bind((host, port)).await?;
-    println!("Shop API on http://{host}:{port}/api/items/  (document: /api/openapi.json)");
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
+    println!("Shop API on http://{host}:{port}/api/items/  (reference: /api/docs, document: /api/openapi.json)");
     println!("Data in {} (mails in mail/)", env.local_data_dir().display());
     println!(
         "Log in as staff: {} / {}; fixture customers (e.g. customer123@example.com) use {}",
@@ -64,16 +84,19 @@ async fn token(env: &Env, args: &[String]) -> Result<(), Box<dyn std::error::Err
     let role = match value("--role") {
         Some("staff") => Role::Staff,
         Some("customer") => Role::Customer,
-        _ => return Err(USAGE.into()),
+        _ => usage_error("token needs --role staff or --role customer"),
     };
     let typ = match value("--type").unwrap_or("registered") {
         "registered" => CustomerType::Registered,
         "vip" => CustomerType::Vip,
         "guest" => CustomerType::Guest,
-        _ => return Err(USAGE.into()),
+        other => usage_error(&format!("--type `{other}` is not registered, vip or guest")),
     };
     let sub = value("--sub").unwrap_or(if role == Role::Staff { "staff_local" } else { "customer_local" });
-    let ttl: i64 = value("--ttl").unwrap_or("43200").parse()?;
+    let ttl: i64 = match value("--ttl").unwrap_or("43200").parse() {
+        Ok(ttl) => ttl,
+        Err(_) => usage_error("--ttl takes a whole number of seconds"),
+    };
     let keys = TokenKeys::from_env(env)?;
     let version = if role == Role::Customer && typ != CustomerType::Guest { token_version(env, sub).await? } else { 0 };
     println!("{}", keys.issue_at_version(sub, typ, role, version, ttl));

@@ -68,6 +68,61 @@ pub fn api_routes(template: &str) -> Result<Vec<ApiRoute>, String> {
     Ok(routes)
 }
 
+/// The HTTP API's `CorsConfiguration`, with `!Ref` parameters at their defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CorsConfiguration {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<u64>,
+    pub allow_credentials: bool,
+}
+
+pub fn cors(template: &str) -> Result<CorsConfiguration, String> {
+    let doc = parse(template)?;
+    let resources = doc.get("Resources").and_then(Value::as_mapping).ok_or("template.yaml has no Resources")?;
+    let api = resources
+        .values()
+        .find(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::HttpApi"))
+        .ok_or("template.yaml has no AWS::Serverless::HttpApi")?;
+    let Some(config) = api.get("Properties").and_then(|p| p.get("CorsConfiguration")) else {
+        return Ok(CorsConfiguration::default());
+    };
+    let list = |name: &str| -> Result<Vec<String>, String> {
+        match config.get(name).map(|v| resolve(&doc, v)).transpose()? {
+            None => Ok(Vec::new()),
+            Some(Value::Sequence(items)) => Ok(items.iter().filter_map(Value::as_str).map(str::to_string).collect()),
+            // A CommaDelimitedList parameter's default is one string.
+            Some(Value::String(text)) => Ok(text.split(',').map(|s| s.trim().to_string()).collect()),
+            Some(other) => Err(format!("CorsConfiguration.{name} is not a list: {other:?}")),
+        }
+    };
+    Ok(CorsConfiguration {
+        allow_origins: list("AllowOrigins")?,
+        allow_methods: list("AllowMethods")?,
+        allow_headers: list("AllowHeaders")?,
+        expose_headers: list("ExposeHeaders")?,
+        max_age: config.get("MaxAge").and_then(Value::as_u64),
+        allow_credentials: config.get("AllowCredentials").and_then(Value::as_bool).unwrap_or(false),
+    })
+}
+
+/// A value, or for `!Ref Parameter` that parameter's default.
+fn resolve(doc: &Value, value: &Value) -> Result<Value, String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "!Ref" => {
+            let name = tagged.value.as_str().ok_or("!Ref names no parameter")?;
+            doc.get("Parameters")
+                .and_then(|p| p.get(name))
+                .and_then(|p| p.get("Default"))
+                .cloned()
+                .ok_or_else(|| format!("parameter {name} has no default"))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
 /// The template as YAML values; CloudFormation tags (`!Ref`, `!Sub`) become
 /// tagged values, which nothing here needs to resolve.
 fn parse(template: &str) -> Result<Value, String> {
@@ -133,6 +188,16 @@ mod tests {
         assert_eq!(book.binary, "book");
         assert!(book.variables.iter().any(|v| v == "BOOK_DATABASE_URL"), "{:?}", book.variables);
         assert!(functions.iter().any(|f| f.binary == "vip-customer"), "functions without routes count too");
+    }
+
+    #[test]
+    fn reads_the_cors_configuration_with_parameter_defaults() {
+        let cors = cors(crate::TEMPLATE).unwrap();
+        assert_eq!(cors.allow_origins, ["*"]);
+        assert!(cors.allow_methods.iter().any(|m| m == "PATCH"), "{cors:?}");
+        assert!(cors.allow_headers.iter().any(|h| h == "X-Guest-Token"), "{cors:?}");
+        assert!(cors.expose_headers.iter().any(|h| h == "Location"), "{cors:?}");
+        assert_eq!(cors.max_age, Some(600));
     }
 
     #[test]

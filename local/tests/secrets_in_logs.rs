@@ -47,7 +47,7 @@ async fn no_password_token_or_secret_is_logged() {
         tower::ServiceExt::oneshot(app.clone(), guest_headers(Method::POST, "/api/customers/signup", Some(signup)))
             .await
             .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
 
     let mail = std::fs::read_dir(dir.join("mail")).unwrap().next().unwrap().unwrap().path();
     let mail = std::fs::read_to_string(mail).unwrap();

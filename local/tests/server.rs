@@ -181,3 +181,27 @@ async fn a_restart_does_not_bring_back_what_was_removed_on_purpose() {
     let (status, _, _) = send(&app, Method::GET, "/api/customers/vip/customers/456", Some(&staff_token()), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "and its VIP record is not enrolled again");
 }
+
+/// The mailed confirmation link names the server that sent it, on its own port.
+#[tokio::test]
+async fn mailed_links_name_the_port_the_server_listens_on() {
+    let dir = std::env::temp_dir().join(format!("shop-local-{}", shared::ids::new_id("t")));
+    let env = local::with_public_base_url(
+        Env::from_pairs([("LOCAL_DATA_DIR", dir.display().to_string())]),
+        "127.0.0.1",
+        8767,
+    );
+    let app = local::Functions::build(&env).unwrap().app().unwrap();
+    let body = json!({ "email": "ports@example.com", "password": "a long password 1" });
+    let (status, _, account) = send(&app, Method::POST, "/api/customers/signup", None, Some(body)).await;
+    assert!(status.is_success(), "{account}");
+    let mail = std::fs::read_dir(dir.join("mail")).unwrap().next().expect("a mail").unwrap().path();
+    let text = std::fs::read_to_string(mail).unwrap();
+    assert!(text.contains("http://127.0.0.1:8767/api/customers/verify-email?token="), "{text}");
+
+    let set = Env::from_pairs([("PUBLIC_BASE_URL", "https://shop.example.com")]);
+    assert_eq!(
+        local::with_public_base_url(set, "127.0.0.1", 8767).get("PUBLIC_BASE_URL"),
+        Some("https://shop.example.com")
+    );
+}

@@ -75,6 +75,8 @@ impl TokenKeys {
         crate::jwt_hmac::install();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
+        // A token whose `nbf` is still ahead is not valid yet (jsonwebtoken skips the check unless asked).
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
@@ -120,6 +122,7 @@ impl TokenKeys {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
             let why = match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired",
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => "the token is not valid yet",
                 _ => "the token is not valid",
             };
             AppError::Unauthorized(why.into())
@@ -205,6 +208,23 @@ mod tests {
         );
         parts[1] = &forged;
         assert!(keys.verify(&parts.join(".")).is_err());
+    }
+
+    #[test]
+    fn tokens_not_valid_before_a_future_time_are_rejected() {
+        let keys = TokenKeys::development();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let sign = |nbf: i64| {
+            let claims = serde_json::json!({
+                "sub": "a", "typ": "registered", "role": "customer", "iat": now, "exp": now + 7200, "nbf": nbf,
+            });
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap()
+        };
+        match keys.verify(&sign(now + 3600)) {
+            Err(AppError::Unauthorized(why)) => assert_eq!(why, "the token is not valid yet"),
+            other => panic!("a token valid only in an hour was accepted: {other:?}"),
+        }
+        assert!(keys.verify(&sign(now - 60)).is_ok(), "a token valid since a minute ago");
     }
 
     #[test]

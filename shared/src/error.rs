@@ -66,6 +66,19 @@ pub struct Problem {
     pub errors: Option<FieldErrors>,
 }
 
+impl Problem {
+    /// A problem of `status` (its reason as the title), without field messages.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Problem {
+            problem_type: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum AppError {
     /// 400: the request cannot be understood (malformed JSON, bad query).
@@ -135,13 +148,7 @@ impl AppError {
             Self::TooManyRequests { detail, .. } | Self::Unavailable { detail, .. } => (detail.clone(), None),
             Self::Internal(_) => ("an internal error occurred; it has been logged".into(), None),
         };
-        Problem {
-            problem_type: "about:blank".into(),
-            title: status.canonical_reason().unwrap_or("Error").into(),
-            status: status.as_u16(),
-            detail,
-            errors,
-        }
+        Problem { errors, ..Problem::new(status, detail) }
     }
 }
 

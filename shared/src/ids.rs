@@ -32,6 +32,13 @@ pub fn has_prefix(id: &str, prefix: &str) -> bool {
     matches!(split_id(id), Some((p, _)) if p == prefix)
 }
 
+/// How an answer names an id the client sent: quoted when it is a well-formed
+/// id, else "with this id", so nothing else a client writes in a path (or
+/// plants in it: slashes, markup, another route) is repeated back.
+pub fn mention(id: &str) -> String {
+    if split_id(id).is_some() { format!("`{id}`") } else { "with this id".to_string() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +68,8 @@ mod tests {
             "../etc",
         ] {
             assert!(split_id(id).is_none(), "{id}");
+            assert_eq!(mention(id), "with this id");
         }
+        assert_eq!(mention("order_01JDQ0000000000000000000AA"), "`order_01JDQ0000000000000000000AA`");
     }
 }

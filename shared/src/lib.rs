@@ -1,6 +1,6 @@
 //! What two or more functions use: problem responses, configuration, identity,
 //! invoking other functions, live accounts where money moves, pagination, money,
-//! ids and store plumbing.
+//! ids, shopping history and store plumbing.
 
 pub mod accounts;
 pub mod auth;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod documents;
 pub mod error;
 pub mod extract;
+pub mod history;
 pub mod http_app;
 pub mod ids;
 pub mod invoke;

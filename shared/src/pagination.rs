@@ -1,10 +1,10 @@
 //! Lists in the Django REST framework shape the original clients know:
-//! `{"count", "next", "previous", "results"}` with `page` and `page_size`.
+//! `{"count", "next", "previous", "results"}` with `page` and `page_size`, the
+//! only paging parameters of the API (one cap: 1 to 100 entries).
 //!
-//! `offset` and `limit` are accepted as well; the items router uses them to ask
-//! each service for the window it needs when merging several services' lists.
+//! `offset` and `limit` are how the items router asks each item function, on an
+//! internal route, for the window a merged page needs; public lists refuse them.
 
-use http::HeaderMap;
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -36,28 +36,25 @@ impl PageRequest {
         Self { offset: 0, limit: page_size, style: PageStyle::Numbered { page: 1, page_size } }
     }
 
-    /// Reads `page`/`page_size` or `offset`/`limit`; mixing the two is an error.
+    /// Reads `page` and `page_size`, the paging parameters of every public list.
     pub fn from_params(params: &mut QueryParams) -> Option<Self> {
         let page = params.integer("page", 1, 1_000_000);
         let page_size = params.integer("page_size", 1, MAX_PAGE_SIZE as i64);
-        let offset = params.integer("offset", 0, MAX_WINDOW as i64);
-        let limit = params.integer("limit", 0, MAX_WINDOW as i64);
-        if (page.is_some() || page_size.is_some()) && (offset.is_some() || limit.is_some()) {
-            params.add_error("offset", "use either page and page_size, or offset and limit");
-            return None;
-        }
-        if offset.is_some() || limit.is_some() {
-            let offset = offset.unwrap_or(0) as u64;
-            let limit = limit.map(|l| l as u64).unwrap_or(DEFAULT_PAGE_SIZE);
-            if offset + limit > MAX_WINDOW {
-                params.add_error("limit", format!("offset + limit may be at most {MAX_WINDOW}"));
-                return None;
-            }
-            return Some(Self { offset, limit, style: PageStyle::Window });
-        }
         let page = page.unwrap_or(1) as u64;
         let page_size = page_size.map(|s| s as u64).unwrap_or(DEFAULT_PAGE_SIZE);
         Some(Self { offset: (page - 1) * page_size, limit: page_size, style: PageStyle::Numbered { page, page_size } })
+    }
+
+    /// Reads `offset` and `limit` (1 to [`MAX_WINDOW`] entries, ending within
+    /// the first [`MAX_WINDOW`]): the window an internal caller asks for.
+    pub fn window_from_params(params: &mut QueryParams) -> Option<Self> {
+        let offset = params.integer("offset", 0, MAX_WINDOW as i64 - 1).unwrap_or(0) as u64;
+        let limit = params.integer("limit", 1, MAX_WINDOW as i64).map(|l| l as u64).unwrap_or(DEFAULT_PAGE_SIZE);
+        if offset + limit > MAX_WINDOW {
+            params.add_error("limit", format!("offset + limit may be at most {MAX_WINDOW}"));
+            return None;
+        }
+        Some(Self { offset, limit, style: PageStyle::Window })
     }
 }
 
@@ -106,32 +103,25 @@ impl<T> Page<T> {
     }
 }
 
-/// The URL a request was made to, as the client saw it, for building page links.
+/// The path and query a request was made to, for building page links.
+///
+/// Links are relative to the host (`/api/books/?page=2`): a client resolves
+/// them against the URL it called. They never name a host, since the `Host`
+/// header is the client's to write and a link built from it would point
+/// wherever the client (or a proxy in between) said.
 #[derive(Debug, Clone)]
 pub struct RequestUrl {
-    origin: Option<String>,
     path: String,
     query: Vec<(String, String)>,
 }
 
 impl RequestUrl {
     pub fn from_parts(parts: &Parts) -> Self {
-        Self::new(&parts.headers, parts.uri.path(), parts.uri.query())
+        Self::new(parts.uri.path(), parts.uri.query())
     }
 
-    /// Links are absolute when the request names its host (as DRF's are), else relative.
-    pub fn new(headers: &HeaderMap, path: &str, query: Option<&str>) -> Self {
-        let host = headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_plausible_host(h));
-        let scheme = headers
-            .get("x-forwarded-proto")
-            .and_then(|h| h.to_str().ok())
-            .filter(|p| *p == "https" || *p == "http")
-            .unwrap_or("http");
-        Self {
-            origin: host.map(|h| format!("{scheme}://{h}")),
-            path: path.to_string(),
-            query: serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default(),
-        }
+    pub fn new(path: &str, query: Option<&str>) -> Self {
+        Self { path: path.to_string(), query: serde_urlencoded::from_str(query.unwrap_or("")).unwrap_or_default() }
     }
 
     /// This URL with `remove` dropped from the query and `set` appended.
@@ -150,17 +140,12 @@ impl RequestUrl {
     pub fn with_query<K: AsRef<str>, V: AsRef<str>>(&self, pairs: &[(K, V)]) -> String {
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
         let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        let origin = self.origin.as_deref().unwrap_or("");
-        if query.is_empty() { format!("{origin}{}", self.path) } else { format!("{origin}{}?{query}", self.path) }
+        if query.is_empty() { self.path.clone() } else { format!("{}?{query}", self.path) }
     }
 
     pub fn path(&self) -> &str {
         &self.path
     }
-}
-
-fn is_plausible_host(host: &str) -> bool {
-    !host.is_empty() && host.len() <= 255 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestUrl {
@@ -177,9 +162,7 @@ mod tests {
     use crate::extract::QueryPairs;
 
     fn url(query: &str) -> RequestUrl {
-        let mut headers = HeaderMap::new();
-        headers.insert(http::header::HOST, "shop.test".parse().unwrap());
-        RequestUrl::new(&headers, "/api/books/", Some(query))
+        RequestUrl::new("/api/books/", Some(query))
     }
 
     fn request(query: &str) -> Result<PageRequest, AppError> {
@@ -195,18 +178,33 @@ mod tests {
         let req = request("page=2&page_size=10&author=x").unwrap();
         assert_eq!(req.offset, 10);
         let page = Page::new(vec![1], 35, &req, &url("page=2&page_size=10&author=x"));
-        assert_eq!(page.next.as_deref(), Some("http://shop.test/api/books/?page_size=10&author=x&page=3"));
-        assert_eq!(page.previous.as_deref(), Some("http://shop.test/api/books/?page_size=10&author=x"));
+        assert_eq!(page.next.as_deref(), Some("/api/books/?page_size=10&author=x&page=3"));
+        assert_eq!(page.previous.as_deref(), Some("/api/books/?page_size=10&author=x"));
         let last = Page::new(vec![1], 30, &request("page=3&page_size=10").unwrap(), &url("page=3&page_size=10"));
         assert_eq!(last.next, None);
     }
 
     #[test]
-    fn oversized_or_mixed_paging_is_rejected() {
+    fn oversized_paging_and_windows_on_public_lists_are_rejected() {
         assert!(request("page_size=101").is_err());
+        assert!(request("page_size=0").is_err());
         assert!(request("page=0").is_err());
-        assert!(request("page=2&offset=5").is_err());
-        assert!(request("offset=990&limit=20").is_err());
-        assert_eq!(request("offset=5&limit=7").unwrap(), PageRequest { offset: 5, limit: 7, style: PageStyle::Window });
+        // One cap: a window is no way around page_size's.
+        for query in ["limit=1000", "limit=0", "offset=5&limit=7", "page=2&offset=5"] {
+            assert!(request(query).is_err(), "{query}");
+        }
+    }
+
+    #[test]
+    fn internal_windows_stay_within_the_first_thousand() {
+        let window = |query: &str| {
+            let mut params = QueryPairs::parse(query).unwrap().into_params();
+            let req = PageRequest::window_from_params(&mut params);
+            params.finish().map(|()| req.unwrap())
+        };
+        assert_eq!(window("offset=5&limit=7").unwrap(), PageRequest { offset: 5, limit: 7, style: PageStyle::Window });
+        assert!(window("offset=990&limit=20").is_err());
+        assert!(window("limit=0").is_err());
+        assert!(window("page=2").is_err());
     }
 }

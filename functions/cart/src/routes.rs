@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use shared::accounts::LiveAccount;
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, from_known_fields};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
+use shared::ids::mention;
 use shared::sql::rfc3339;
 use tokio::task::JoinSet;
 use utoipa::ToSchema;
@@ -34,7 +35,7 @@ pub fn router(state: CartState) -> Router {
     router = router
         .route("/internal/cart/merge", post(merge))
         .route("/internal/cart/{owner_kind}/{owner_id}", get(raw_cart).delete(delete_raw_cart));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 /// A cart as its owner sees it, priced with the items' current prices.
@@ -310,7 +311,7 @@ async fn set_quantity(
         .store
         .line(&owner, &item_id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("item `{item_id}` is not in your cart")))?;
+        .ok_or_else(|| AppError::NotFound(format!("item {} is not in your cart", mention(&item_id))))?;
     let item = Items::new(&state).sellable(&line.item_id, &line.item_type).await?;
     state.store.set_quantity(&owner, &item_id, input.quantity, item.stock, state.limits).await?;
     current_view(&state, owner).await.map(axum::Json)
@@ -323,7 +324,7 @@ async fn remove_item(
     Path(item_id): Path<String>,
 ) -> AppResult<axum::Json<CartView>> {
     if !state.store.remove(&owner, &item_id).await? {
-        return Err(AppError::NotFound(format!("item `{item_id}` is not in your cart")));
+        return Err(AppError::NotFound(format!("item {} is not in your cart", mention(&item_id))));
     }
     current_view(&state, owner).await.map(axum::Json)
 }

@@ -196,7 +196,7 @@ impl Store {
         }
         let now = now_secs();
         let mut tx = self.db.begin_write().await?;
-        let not_in_cart = || AppError::NotFound(format!("item `{item_id}` is not in your cart"));
+        let not_in_cart = || AppError::NotFound(format!("item {} is not in your cart", shared::ids::mention(item_id)));
         let cart_id = lock_cart(&mut tx, owner, false, now).await?.ok_or_else(not_in_cart)?;
         let done =
             sqlx::query("UPDATE cart_lines SET quantity = $1, updated_at = $2 WHERE cart_id = $3 AND item_id = $4")

@@ -24,7 +24,7 @@ use axum::routing::{any, post};
 use shared::accounts::AccountCheck;
 use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::invoke::Invoker;
 
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct Functions {
     pub vip: String,
     /// Where a guest's cart moves when the guest signs up or logs in.
     pub cart: String,
+    /// Asked whether an item a customer viewed exists, before it joins their history.
+    pub items_router: String,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,7 @@ impl Config {
                 registered: env.get("REGISTERED_CUSTOMER_FUNCTION").unwrap_or("registered-customer").into(),
                 vip: env.get("VIP_CUSTOMER_FUNCTION").unwrap_or("vip-customer").into(),
                 cart: env.get("CART_FUNCTION").unwrap_or("cart").into(),
+                items_router: env.get("ITEMS_ROUTER_FUNCTION").unwrap_or("items-router").into(),
             },
             token_ttl_secs: ttl,
             invoke_timeout: Duration::from_millis(env.parse_or("INVOKE_TIMEOUT_MS", 5_000)?),
@@ -111,5 +114,5 @@ pub fn router(state: CustomerRouterState) -> Router {
         router = router.route(&path, any(forward::by_customer_type));
     }
     router = router.route("/api/customers/{*rest}", any(forward::by_customer_type));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &openapi::openapi())
 }

@@ -122,6 +122,15 @@ fn sign_up_schema() -> RefOr<Schema> {
         .into()
 }
 
+fn sign_up_accepted_schema() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .property("email", ObjectBuilder::new().schema_type(Type::String).description(Some("The address, normalised")))
+        .required("email")
+        .property("detail", ObjectBuilder::new().schema_type(Type::String).description(Some("What happens next")))
+        .required("detail")
+        .into()
+}
+
 pub fn openapi() -> OpenApi {
     let credentials = closed(ObjectBuilder::new())
         .property("email", String::schema())
@@ -189,10 +198,17 @@ pub fn openapi() -> OpenApi {
                         sign_up_schema(),
                         Some(json!({ "email": "new@example.com", "password": "correct horse 9", "name": "New Customer" })),
                     )))
-                    .response("201", json_response("The account; a confirmation mail is on its way", schema_ref("AccountView")))
-                    .response("200", json_response("The same sign-up again: the account it created", schema_ref("AccountView")))
+                    .response(
+                        "202",
+                        json_response(
+                            "The same answer for a new address and one with an account, so it tells nobody which \
+                             emails are customers: the address gets a confirmation link (or, with an account, a note \
+                             to log in). A guest's session and cart move only into a new account",
+                            sign_up_accepted_schema(),
+                        ),
+                    )
                     .response("401", problem_response("An invalid bearer or guest token, or an account hint without a token"))
-                    .response("409", problem_response("Email taken, logged in already, or the guest session cannot move"))
+                    .response("409", problem_response("Logged in already, or the guest session cannot move"))
                     .response("413", problem_response("Body too large"))
                     .response("415", problem_response("Body is not JSON"))
                     .response("422", problem_response("Invalid fields, listed per field")),
@@ -269,11 +285,6 @@ pub fn describe_forwarding(doc: &mut OpenApi) {
                     operation,
                     "409",
                     problem_response("You are logged in: guest sessions are for callers without an account"),
-                ),
-                ("/api/customers/history", "post") => add_response(
-                    operation,
-                    "403",
-                    problem_response("Customers with an account: their history is what they did as guests"),
                 ),
                 _ => {}
             }

@@ -258,6 +258,20 @@ pub async fn sign_up(State(state): State<CustomerRouterState>, request: Request)
         Some(&Value::Object(account)),
     )
     .await?;
+    // One answer whether the address was new or had an account (202 from the
+    // account service, which mailed its owner): nobody learns which emails are
+    // customers. A guest's session moves only into a new account; when the
+    // address had one, the guest keeps the session and its cart, which logging
+    // in with X-Guest-Token brings along.
+    let accepted = || {
+        let email = created["email"].clone();
+        let detail = "check your inbox: a link to confirm the address is on its way (if it has an account \
+                      already, a note to log in instead)";
+        (StatusCode::ACCEPTED, axum::Json(json!({ "email": email, "detail": detail }))).into_response()
+    };
+    if status == StatusCode::ACCEPTED {
+        return Ok(accepted());
+    }
     if !(status == StatusCode::CREATED || status == StatusCode::OK) {
         return Ok(into_response(response));
     }
@@ -280,9 +294,7 @@ pub async fn sign_up(State(state): State<CustomerRouterState>, request: Request)
     if let (Some((guest_id, _, _)), Some(customer_id)) = (&guest, created["id"].as_str()) {
         merge_cart(&state, guest_id, customer_id).await;
     }
-    let mut view = created;
-    view["guest_converted"] = json!(guest_token.is_some());
-    Ok((status, axum::Json(view)).into_response())
+    Ok(accepted())
 }
 
 /// `POST /api/customers/upgrade`: a registered customer becomes a VIP (staff may

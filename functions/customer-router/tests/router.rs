@@ -27,6 +27,9 @@ struct Stack {
     vip: Router,
 }
 
+/// The one item the stand-in items router knows.
+const KNOWN_BOOK: &str = "book_01JDQ0000000000000000000AA";
+
 fn keys() -> Arc<TokenKeys> {
     Arc::new(TokenKeys::development())
 }
@@ -41,7 +44,9 @@ async fn stack() -> Stack {
         },
     )]))
     .unwrap();
-    let guest = guest_customer::router(guest_customer::GuestState::new(&guest_config, keys()).unwrap());
+    let items = InProcessInvoker::new().with("items-router", shared::testing::items_router_knowing(&[KNOWN_BOOK]));
+    let guest =
+        guest_customer::router(guest_customer::GuestState::new(&guest_config, Arc::new(items), keys()).unwrap());
 
     let registered_config = registered_customer::Config {
         store: temp_sqlite_url("cr_registered"),
@@ -142,7 +147,8 @@ fn customer_router_with_cart(guest: Router, registered: Router, vip: Router, car
         .with("guest-customer", guest)
         .with("registered-customer", registered)
         .with("vip-customer", vip)
-        .with("cart", cart);
+        .with("cart", cart)
+        .with("items-router", shared::testing::items_router_knowing(&[KNOWN_BOOK]));
     router_over(invoker, Duration::from_secs(5))
 }
 
@@ -153,6 +159,7 @@ fn router_over(invoker: InProcessInvoker, invoke_timeout: Duration) -> Router {
             registered: "registered-customer".into(),
             vip: "vip-customer".into(),
             cart: "cart".into(),
+            items_router: "items-router".into(),
         },
         token_ttl_secs: 600,
         invoke_timeout,
@@ -263,7 +270,7 @@ async fn guest_to_registered_to_vip() {
     let guest_token = session["token"].as_str().unwrap().to_string();
     let guest = [("x-guest-token", guest_token.as_str())];
     for entry in [
-        json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01JDQ0000000000000000000AA" }),
+        json!({ "kind": "viewed_item", "item_type": "book", "item_id": KNOWN_BOOK }),
         json!({ "kind": "search", "query": "dune" }),
     ] {
         let (status, _) = with_headers(&s.app, Method::POST, "/api/customers/history", None, &guest, Some(entry)).await;
@@ -272,14 +279,10 @@ async fn guest_to_registered_to_vip() {
 
     // Signs up: the history moves, the guest session closes.
     let sign_up = json!({ "email": "Gus@Example.com", "password": PASSWORD, "name": "Gus" });
-    let (status, account) =
+    let (status, accepted) =
         with_headers(&s.app, Method::POST, "/api/customers/signup", None, &guest, Some(sign_up.clone())).await;
-    assert_eq!(status, StatusCode::CREATED, "{account}");
-    assert_eq!(account["guest_converted"], true);
-    assert!(
-        merged(session["id"].as_str().unwrap(), account["id"].as_str().unwrap()),
-        "the guest's cart joins the account"
-    );
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    assert_eq!(accepted["email"], "gus@example.com");
     let (status, _) = with_headers(&s.app, Method::GET, "/api/customers/", None, &guest, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the converted guest token is dead");
     let (status, problem) = login(&s.app, "gus@example.com").await;
@@ -288,8 +291,13 @@ async fn guest_to_registered_to_vip() {
     let (status, _, _) =
         send(&s.app, Method::POST, "/api/customers/verify-email", None, Some(json!({ "token": token }))).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, session) = login(&s.app, "gus@example.com").await;
+    let (status, logged_in) = login(&s.app, "gus@example.com").await;
     assert_eq!(status, StatusCode::OK);
+    assert!(
+        merged(session["id"].as_str().unwrap(), logged_in["customer_id"].as_str().unwrap()),
+        "the guest's cart joins the account"
+    );
+    let session = logged_in;
     let token = session["access_token"].as_str().unwrap().to_string();
     let (_, _, history) = send(&s.app, Method::GET, "/api/customers/history", Some(&token), None).await;
     assert_eq!(history["count"], 2, "{history}");
@@ -395,7 +403,7 @@ async fn vip_records_show_the_accounts_name_and_email_as_they_are_now() {
         Some(json!({ "email": "nameless@example.com", "password": PASSWORD })),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::ACCEPTED);
     let link = mail_token(&s.mail_dir, "nameless@example.com");
     send(&s.app, Method::POST, "/api/customers/verify-email", None, Some(json!({ "token": link }))).await;
     let (_, session) = login(&s.app, "nameless@example.com").await;
@@ -560,10 +568,11 @@ async fn transitions_that_fail_half_way_finish_on_retry() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
     let (status, _) = with_headers(&app, Method::GET, "/api/customers/", None, &guest, None).await;
     assert_eq!(status, StatusCode::OK, "the guest is still a guest until the move finishes");
-    let (status, account) =
+    let (status, accepted) =
         with_headers(&app, Method::POST, "/api/customers/signup", None, &guest, Some(sign_up)).await;
-    assert_eq!(status, StatusCode::OK, "the retry finds the account made the first time: {account}");
-    assert_eq!(account["guest_converted"], true);
+    assert_eq!(status, StatusCode::ACCEPTED, "the retry finds the account made the first time: {accepted}");
+    let (status, _) = with_headers(&app, Method::GET, "/api/customers/", None, &guest, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the retry moved the guest session");
     let verify = mail_token(&s.mail_dir, "retry@example.com");
     send(&app, Method::POST, "/api/customers/verify-email", None, Some(json!({ "token": verify }))).await;
     let (_, session) = login(&app, "retry@example.com").await;
@@ -644,13 +653,30 @@ async fn the_router_answers_for_paths_served_per_type_and_routes_before_it_check
     let (_, login) = login(&s.app, "customer123@example.com").await;
     let token = login["access_token"].as_str().unwrap().to_string();
 
-    // Guest sessions and their history are for callers without an account.
+    // Guest sessions are for callers without an account.
     let (status, _) = with_headers(&s.app, Method::POST, "/api/customers/", Some(&token), &[], None).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let entry = json!({ "kind": "search", "query": "dune" });
-    let (status, _) =
-        with_headers(&s.app, Method::POST, "/api/customers/history", Some(&token), &[], Some(entry)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A customer's history goes on after sign-up: searches and items that exist, of their own type.
+    let history = "/api/customers/history";
+    for (entry, expected) in [
+        (json!({ "kind": "search", "query": "dune" }), StatusCode::CREATED),
+        (json!({ "kind": "viewed_item", "item_type": "book", "item_id": KNOWN_BOOK }), StatusCode::CREATED),
+        (
+            json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01JDQ0000000000000000000ZZ" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({ "kind": "viewed_item", "item_type": "laptop", "item_id": KNOWN_BOOK }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let (status, answer) =
+            with_headers(&s.app, Method::POST, history, Some(&token), &[], Some(entry.clone())).await;
+        assert_eq!(status, expected, "{entry}: {answer}");
+    }
+    let (_, page) = with_headers(&s.app, Method::GET, history, Some(&token), &[], None).await;
+    assert_eq!(page["count"], 2, "{page}");
+    assert_eq!(page["results"][0]["item_id"], KNOWN_BOOK, "newest first: {page}");
     // Closing an account without one to close: log in first.
     let (status, _) =
         with_headers(&s.app, Method::DELETE, "/api/customers/", None, &[], Some(json!({ "password": PASSWORD }))).await;
@@ -725,4 +751,62 @@ async fn a_function_that_does_not_answer_is_cut_off_at_the_routers_deadline() {
         let problem: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(problem["detail"].as_str().unwrap().contains("300 ms"), "{problem}");
     }
+}
+
+/// Sign-up and resend tell nobody which emails are customers: a known address
+/// gets the same answer as a new one (its owner gets a mail), and every
+/// address, known or not, gets at most three mails an hour.
+#[tokio::test]
+async fn sign_up_and_resend_answer_alike_for_known_and_new_addresses() {
+    let s = stack().await;
+    let strip = |mut answer: Value| {
+        answer["email"] = Value::Null;
+        answer
+    };
+    let (_, guest) = with_headers(&s.app, Method::POST, "/api/customers/", None, &[], None).await;
+    let guest_token = guest["token"].as_str().unwrap().to_string();
+    let sign_up = |email: &str| json!({ "email": email, "password": PASSWORD });
+    let (new_status, new_answer) =
+        with_headers(&s.app, Method::POST, "/api/customers/signup", None, &[], Some(sign_up("fresh@example.com")))
+            .await;
+    let (known_status, known_answer) = with_headers(
+        &s.app,
+        Method::POST,
+        "/api/customers/signup",
+        None,
+        &[("x-guest-token", guest_token.as_str())],
+        Some(sign_up("customer123@example.com")),
+    )
+    .await;
+    assert_eq!((new_status, strip(new_answer)), (known_status, strip(known_answer)));
+    assert_eq!(known_status, StatusCode::ACCEPTED);
+    let note = mails_to(&s.mail_dir, "customer123@example.com");
+    assert!(note.iter().any(|m| m.contains("You already have an account")), "{note:?}");
+    let (status, _) =
+        with_headers(&s.app, Method::GET, "/api/customers/", None, &[("x-guest-token", guest_token.as_str())], None)
+            .await;
+    assert_eq!(status, StatusCode::OK, "the guest keeps the session: it moves only into a new account");
+
+    // Resends: the same answers for an address with an account and one without, and a limit for both.
+    for email in ["fresh@example.com", "nobody@example.com"] {
+        let resend =
+            || send(&s.app, Method::POST, "/api/customers/verify-email/resend", None, Some(json!({ "email": email })));
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(resend().await.0.as_u16());
+        }
+        // fresh@ had its sign-up mail: two resends; nobody@ had none: three.
+        let expected: &[u16] = if email == "fresh@example.com" { &[202, 202, 429, 429] } else { &[202, 202, 202, 429] };
+        assert_eq!(statuses, expected, "{email}");
+    }
+    assert_eq!(mails_to(&s.mail_dir, "fresh@example.com").len(), 3, "the sign-up's mail and two resends");
+    assert!(mails_to(&s.mail_dir, "nobody@example.com").is_empty());
+}
+
+fn mails_to(dir: &PathBuf, email: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter(|text| text.contains(&format!("To: {email}")))
+        .collect()
 }

@@ -14,6 +14,7 @@ pub mod store;
 pub mod token;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -27,8 +28,9 @@ use shared::auth::{Caller, Claims, CustomerType, TokenKeys};
 use shared::config::{ConfigError, Env};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, MAX_BODY_BYTES, QueryPairs};
-use shared::http_app::{both_slashes, finish};
-use shared::ids::{has_prefix, new_id, split_id};
+use shared::http_app::{both_slashes, finish_documented};
+use shared::ids::{has_prefix, mention, new_id, split_id};
+use shared::invoke::Invoker;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::{now_secs, rfc3339};
 use shared::store::StoreUrl;
@@ -54,6 +56,9 @@ pub struct Config {
     /// How long a session lives after the last request it authenticated.
     pub session_ttl_secs: i64,
     pub max_connections: u32,
+    /// Where a viewed item is looked up before it joins a history.
+    pub items_router_function: String,
+    pub invoke_timeout: Duration,
 }
 
 impl Config {
@@ -76,8 +81,18 @@ impl Config {
             store,
             session_ttl_secs: days * SECS_PER_DAY,
             max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 2)?,
+            items_router_function: env.get("ITEMS_ROUTER_FUNCTION").unwrap_or("items-router").to_string(),
+            invoke_timeout: Duration::from_millis(env.parse_or("INVOKE_TIMEOUT_MS", 3_000)?),
         })
     }
+}
+
+/// The items router, asked whether a viewed item exists.
+#[derive(Clone)]
+pub struct Items {
+    pub invoker: Arc<dyn Invoker>,
+    pub function: String,
+    pub timeout: Duration,
 }
 
 #[derive(Clone)]
@@ -85,6 +100,7 @@ pub struct GuestState {
     store: Arc<dyn GuestStore>,
     keys: Arc<TokenKeys>,
     ttl_secs: i64,
+    items: Items,
 }
 
 impl FromRef<GuestState> for Arc<TokenKeys> {
@@ -95,13 +111,14 @@ impl FromRef<GuestState> for Arc<TokenKeys> {
 
 impl GuestState {
     /// The store the configuration names; nothing connects until the first request.
-    pub fn new(config: &Config, keys: Arc<TokenKeys>) -> AppResult<Self> {
+    pub fn new(config: &Config, invoker: Arc<dyn Invoker>, keys: Arc<TokenKeys>) -> AppResult<Self> {
         let store = store::open(&config.store, config.max_connections)?;
-        Ok(Self::with_store(store, keys, config.session_ttl_secs))
+        let items = Items { invoker, function: config.items_router_function.clone(), timeout: config.invoke_timeout };
+        Ok(Self::with_store(store, items, keys, config.session_ttl_secs))
     }
 
-    pub fn with_store(store: Arc<dyn GuestStore>, keys: Arc<TokenKeys>, session_ttl_secs: i64) -> Self {
-        Self { store, keys, ttl_secs: session_ttl_secs.max(1) }
+    pub fn with_store(store: Arc<dyn GuestStore>, items: Items, keys: Arc<TokenKeys>, session_ttl_secs: i64) -> Self {
+        Self { store, keys, ttl_secs: session_ttl_secs.max(1), items }
     }
 
     pub fn store(&self) -> &Arc<dyn GuestStore> {
@@ -236,6 +253,8 @@ impl GuestState {
 
     async fn add_entry(&self, session: &SessionRecord, body: Map<String, Value>) -> AppResult<HistoryEntryView> {
         let activity = history::parse_activity(&body)?;
+        let items = &self.items;
+        shared::history::check_viewed_item(&*items.invoker, &items.function, items.timeout, &activity).await?;
         let now = now_secs();
         let entry = HistoryEntry { activity, at: now };
         if !self.store.add_history(&session.id, &entry, now).await? {
@@ -300,13 +319,7 @@ fn inactive_reason(session: &SessionRecord, now: i64) -> Option<&'static str> {
 }
 
 fn not_found(id: &str) -> AppError {
-    // Echo the id only when it is well formed, so the problem never repeats
-    // arbitrary path input back.
-    if split_id(id).is_some() {
-        AppError::NotFound(format!("there is no guest session `{id}`"))
-    } else {
-        AppError::NotFound("there is no guest session with this id".into())
-    }
+    AppError::NotFound(format!("there is no guest session {}", mention(id)))
 }
 
 /// The request's guest token, if any; one that is present but malformed is a
@@ -438,7 +451,7 @@ pub fn router(state: GuestState) -> Router {
     for path in both_slashes("/internal/guest/session") {
         router = router.route(&path, get(snapshot));
     }
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &openapi::openapi())
 }
 
 /// The body of a request that takes none: absent, or an empty JSON object.
@@ -615,10 +628,13 @@ mod tests {
             store: StoreUrl::DynamoDb { table: "no-such-table".into() },
             session_ttl_secs: 60,
             max_connections: 2,
+            items_router_function: "items-router".into(),
+            invoke_timeout: Duration::from_secs(1),
         };
-        assert!(GuestState::new(&dynamo, keys.clone()).is_ok());
+        let invoker = || Arc::new(shared::invoke::InProcessInvoker::new());
+        assert!(GuestState::new(&dynamo, invoker(), keys.clone()).is_ok());
         let sqlite = Config { store: StoreUrl::Sqlite("sqlite:///proc/no/such/dir/x.db".into()), ..dynamo };
-        assert!(GuestState::new(&sqlite, keys).is_err(), "a folder that cannot be made is a start-up error");
+        assert!(GuestState::new(&sqlite, invoker(), keys).is_err(), "a folder that cannot be made is a start-up error");
     }
 
     #[test]

@@ -3,14 +3,14 @@
 
 use serde_json::json;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{OpenApi, PathsBuilder, RefOr, Required, Schema};
+use utoipa::openapi::{OpenApi, PathsBuilder, Required};
 use utoipa::{PartialSchema, ToSchema};
 
 use shared::openapi::{
-    BEARER, PLAIN_TEXT_PATTERN, closed, document, empty_response, json_body, json_response, one_of_strings, paged,
-    path_param, problem_response, schema_ref, string, with_common_errors,
+    BEARER, closed, document, empty_response, json_body, json_response, paged, path_param, problem_response,
+    schema_ref, with_common_errors,
 };
 
 use shared::auth::CustomerType;
@@ -103,27 +103,7 @@ pub fn openapi() -> OpenApi {
         .path("/api/customers/history", PathItem::new(HttpMethod::Post, with_common_errors(current_add)))
         .build();
 
-    // What `history::parse_activity` accepts; `null` stands for a field left out.
-    let absent = || ObjectBuilder::new().schema_type(Type::Null);
-    let viewed = closed(ObjectBuilder::new())
-        .property("kind", one_of_strings(["viewed_item"]))
-        .required("kind")
-        .property(
-            "item_type",
-            string(1, 40, Some("^[a-z-]*[a-z][a-z-]*$")).description(Some("Lowercase letters and hyphens")),
-        )
-        .required("item_type")
-        .property("item_id", string(1, 100, Some(PLAIN_TEXT_PATTERN)))
-        .required("item_id")
-        .property("query", absent());
-    let search = closed(ObjectBuilder::new())
-        .property("kind", one_of_strings(["search"]))
-        .required("kind")
-        .property("query", string(1, 200, Some(PLAIN_TEXT_PATTERN)))
-        .required("query")
-        .property("item_type", absent())
-        .property("item_id", absent());
-    let entry_input: RefOr<Schema> = OneOfBuilder::new().item(viewed).item(search).into();
+    let entry_input = shared::history::entry_input_schema();
     let page = shared::openapi::page_schema("HistoryEntry");
     document(
         "Guest customer service",

@@ -84,7 +84,7 @@ async fn history_is_recorded_listed_and_paged() {
         let bodies = [
             json!({ "kind": "viewed_item", "item_type": "book", "item_id": "book_01KE226VD8K7WF2X7HM5T2628T" }),
             json!({ "kind": "search", "query": "  dune  " }),
-            json!({ "kind": "viewed_item", "item_type": "gift-card", "item_id": "gc-42" }),
+            json!({ "kind": "viewed_item", "item_type": "gift-card", "item_id": "gift-card_01KFH5JAJ8QDX3GCWDZZ5GSRSE" }),
         ];
         for body in &bodies {
             let (status, entry) = call(&app, Method::POST, &history, Some(&token), None, Some(body.clone())).await;
@@ -97,7 +97,7 @@ async fn history_is_recorded_listed_and_paged() {
         assert_eq!(page["count"], 3);
         assert_eq!(page["next"], Value::Null);
         let results = page["results"].as_array().unwrap();
-        assert_eq!(results[0]["item_id"], "gc-42", "{name}: newest first");
+        assert_eq!(results[0]["item_id"], "gift-card_01KFH5JAJ8QDX3GCWDZZ5GSRSE", "{name}: newest first");
         assert_eq!(results[1], json!({ "kind": "search", "query": "dune", "at": results[1]["at"] }), "{name}");
         assert_eq!(results[2]["item_type"], "book");
         assert_eq!(results[2].as_object().unwrap().len(), 4, "{name}: {}", results[2]);
@@ -107,15 +107,13 @@ async fn history_is_recorded_listed_and_paged() {
 
         let (_, first) = call(&app, Method::GET, &format!("{history}?page_size=2"), Some(&token), None, None).await;
         assert_eq!(first["results"].as_array().unwrap().len(), 2, "{name}");
-        assert_eq!(first["next"], format!("http://shop.test{history}?page_size=2&page=2"));
+        assert_eq!(first["next"], format!("{history}?page_size=2&page=2"));
         let (_, second) =
             call(&app, Method::GET, &format!("{history}/?page_size=2&page=2"), Some(&token), None, None).await;
         assert_eq!(second["results"].as_array().unwrap().len(), 1, "{name}");
         assert_eq!(second["results"][0]["item_type"], "book", "{name}");
-        let (_, window) =
-            call(&app, Method::GET, &format!("{history}?offset=1&limit=1"), Some(&token), None, None).await;
-        assert_eq!(window["results"][0]["kind"], "search", "{name}");
-        for query in ["page=0", "page_size=101", "colour=red", "page=1&offset=1"] {
+        // Paging is `page` and `page_size` only, capped at 100.
+        for query in ["page=0", "page_size=101", "colour=red", "page=1&offset=1", "offset=1&limit=1", "limit=1000"] {
             let (status, problem) =
                 call(&app, Method::GET, &format!("{history}?{query}"), Some(&token), None, None).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{name} {query}: {problem}");

@@ -86,7 +86,7 @@ pub async fn create(
 
 pub async fn by_id(state: &RouterState, item_type: &str, id: &str, request: Request) -> AppResult<Response> {
     let (parts, body) = request.into_parts();
-    let not_found = || AppError::NotFound(format!("there is no item with id `{id}`"));
+    let not_found = || AppError::NotFound(format!("there is no item {}", shared::ids::mention(id)));
     let existing = state.fallback.get(id).await?.ok_or_else(not_found)?;
     match parts.method {
         // axum answers HEAD with the GET answer's headers and no body.

@@ -73,10 +73,10 @@ pub async fn list_all(state: &RouterState, request: Request) -> AppResult<Respon
     query.push(("limit".into(), window.to_string()));
     let query = serde_urlencoded::to_string(&query).unwrap_or_default();
 
+    // The window is asked on each function's internal list: public lists page by `page_size` (at most 100).
     let calls = state.table.services().iter().map(|service| {
-        let path = format!("{}/", service.base_path);
         let (parts, query) = (&parts, &query);
-        async move { (service, forward::send(state, service, parts, &path, Some(query), Bytes::new()).await) }
+        async move { (service, forward::send(state, service, parts, "/internal/list", Some(query), Bytes::new()).await) }
     });
     let fallback = async {
         if state.table.fallback_types().is_empty() {

@@ -24,7 +24,7 @@ use shared::auth::TokenKeys;
 use shared::config::{ConfigError, Env};
 use shared::documents::{self, Collection, DocumentStore};
 use shared::error::AppResult;
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{QueryContract, both_slashes, finish_with_contract};
 use shared::ids::split_id;
 use shared::invoke::Invoker;
 use shared::store::StoreUrl;
@@ -96,7 +96,7 @@ impl RouterState {
 
     /// The type of an item id: its prefix when that is a configured type, else the registry's entry.
     async fn type_of(&self, id: &str) -> AppResult<String> {
-        let not_found = || AppError::NotFound(format!("there is no item with id `{id}`"));
+        let not_found = || AppError::NotFound(format!("there is no item {}", shared::ids::mention(id)));
         if let Some((prefix, _)) = split_id(id)
             && self.table.route(prefix).is_some()
         {
@@ -131,7 +131,9 @@ pub fn router(state: RouterState) -> Router {
     }
     // The order service reserves and releases stock here; API Gateway routes no /internal path.
     router = router.route("/internal/items/{id}/stock", axum::routing::post(change_stock));
-    finish(router.with_state(state))
+    // A typed list takes that type's filters, which the type's function checks.
+    let contract = QueryContract::from_document(&openapi::openapi()).forwards(http::Method::GET, "/api/items/");
+    finish_with_contract(router.with_state(state), contract)
 }
 
 /// `?type=` forwards to that type's function; no type fans out to all of them.

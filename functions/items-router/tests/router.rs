@@ -141,7 +141,7 @@ async fn lists(url: StoreUrl) {
 
     // A one-type list's links point back at the router.
     let (_, _, books) = send(&app, Method::GET, "/api/items/?type=book&page_size=1", None, None).await;
-    assert_eq!(books["next"], "http://shop.test/api/items/?type=book&page_size=1&page=2");
+    assert_eq!(books["next"], "/api/items/?type=book&page_size=1&page=2");
 
     // Common filters work across types; type-specific ones need a type.
     let (_, _, cheap) = send(&app, Method::GET, "/api/items/?max_price=5000", None, None).await;

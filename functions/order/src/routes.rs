@@ -9,7 +9,7 @@ use shared::accounts::LiveAccount;
 use shared::auth::Staff;
 use shared::error::{AppError, FieldErrors};
 use shared::extract::{JsonObject, QueryPairs};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::now_secs;
@@ -44,11 +44,11 @@ pub fn router(state: OrderState) -> Router {
         .route("/internal/orders/{id}", get(internal_order))
         .route("/internal/orders/{id}/paid", post(paid))
         .route("/internal/orders/{id}/status", post(set_status));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 fn no_order(id: &str) -> Error {
-    Error::not_found(format!("there is no order `{id}`"))
+    Error::not_found(format!("there is no order {}", shared::ids::mention(id)))
 }
 
 /// An order the caller may see: anyone else's is answered like a missing one.

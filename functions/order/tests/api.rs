@@ -400,7 +400,7 @@ async fn customers_reach_only_their_own_orders_and_staff_reach_all() {
         let paged = w.get("/api/orders/?page_size=1", Some(&staff)).await;
         assert_eq!(paged.json["results"].as_array().unwrap().len(), 1);
         assert_eq!(paged.json["results"][0]["id"], bobs.as_str(), "newest first");
-        assert_eq!(paged.json["next"], "http://shop.test/api/orders/?page_size=1&page=2");
+        assert_eq!(paged.json["next"], "/api/orders/?page_size=1&page=2");
         assert_eq!(w.get(&format!("/api/orders/{adas}"), Some(&staff)).await.status, StatusCode::OK);
         for query in ["status=lost", "colour=red", "page=0", "page_size=101"] {
             let answer = w.get(&format!("/api/orders/?{query}"), Some(&ada)).await;

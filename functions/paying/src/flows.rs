@@ -511,7 +511,11 @@ pub async fn capture_for_order(state: &PayingState, order_id: &str, event: Order
 }
 
 async fn exists(state: &PayingState, id: &str) -> PayResult<PaymentRecord> {
-    Ok(state.store.payment(id).await?.ok_or_else(|| AppError::NotFound(format!("there is no payment `{id}`")))?)
+    Ok(state
+        .store
+        .payment(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no payment {}", shared::ids::mention(id))))?)
 }
 
 async fn order_payment(state: &PayingState, order_id: &str) -> PayResult<PaymentRecord> {
@@ -597,7 +601,7 @@ async fn refund(state: &PayingState, p: &mut PaymentRecord, plan: &RefundPlan<'_
         (_, PaymentState::Authorized) | (Method::CashOnDelivery, PaymentState::Pending) => {
             if plan.requested_amount.is_some_and(|a| a != p.amount) {
                 return Err(amount_error(format!(
-                    "a {} payment can only be voided in full ({}); capture it first to refund part of it",
+                    "this payment is {}: it can only be voided in full ({}); capture it first to refund part of it",
                     p.state, p.amount
                 )));
             }
@@ -615,7 +619,9 @@ async fn refund(state: &PayingState, p: &mut PaymentRecord, plan: &RefundPlan<'_
             (RefundKind::Refund, amount)
         }
         (_, current) => {
-            return Err(AppError::Conflict(format!("a {current} payment has nothing to refund or void")).into());
+            return Err(
+                AppError::Conflict(format!("this payment is {current}: it has nothing to refund or void")).into()
+            );
         }
     };
     let now = now_secs();

@@ -12,7 +12,7 @@ use shared::accounts::LiveAccount;
 use shared::auth::{Caller, Claims, Staff};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{JsonObject, QueryPairs, from_known_fields};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use utoipa::ToSchema;
@@ -42,7 +42,7 @@ pub fn router(state: PayingState) -> Router {
     router = router
         .route("/internal/payments/capture", post(internal_capture))
         .route("/internal/payments/refund-order", post(refund_order));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 /// A caller with a valid token: a customer (their own payments) or staff (all).
@@ -85,7 +85,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
 
 /// Ids that cannot be payments are answered like absent ones, without a query.
 fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("there is no payment `{id}`"))
+    AppError::NotFound(format!("there is no payment {}", shared::ids::mention(id)))
 }
 
 fn checked_id(id: &str) -> AppResult<&str> {

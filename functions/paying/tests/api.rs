@@ -550,6 +550,7 @@ async fn staff_capture_refund_and_void() {
         )
         .await;
         assert_problem(&partial, StatusCode::UNPROCESSABLE_ENTITY, Some("amount"));
+        assert!(partial.text.contains("this payment is authorized"), "{}", partial.text);
         let voided =
             call(&shop.app, Method::POST, &path, Some(&staff), Some("v2"), Some(json!({ "reason": "customer asked" })))
                 .await;

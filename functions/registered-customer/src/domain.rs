@@ -15,19 +15,29 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 pub struct Email(String);
 
 impl Email {
+    /// The address form mail is sent to: a dot-atom local part (RFC 5322: no
+    /// leading, trailing or doubled dot; letters, digits and ``!#$%&'*+-/=?^_`{|}~``)
+    /// and a host name of two or more labels of letters, digits and inner hyphens.
+    /// Non-ASCII letters count as letters (internationalised addresses).
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let email = raw.trim().to_lowercase();
         let Some((local, domain)) = email.split_once('@') else { return Err("is not an email address") };
-        let plausible = !local.is_empty()
+        let atom = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+        let local_ok = !local.is_empty()
             && local.len() <= 64
-            && email.len() <= 254
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-            && !domain.contains('@');
-        if plausible { Ok(Self(email)) } else { Err("is not an email address") }
+            && local.split('.').all(|part| !part.is_empty() && part.chars().all(atom));
+        let labels: Vec<&str> = domain.split('.').collect();
+        let label_ok = |label: &&str| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(label_ok)
+            && labels.last().is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()));
+        if local_ok && domain_ok && email.len() <= 254 { Ok(Self(email)) } else { Err("is not an email address") }
     }
 
     pub fn as_str(&self) -> &str {
@@ -35,16 +45,29 @@ impl Email {
     }
 }
 
-/// Checks the password policy: long enough, not only letters or only digits, not the email.
+/// The shortest local part ("ada" of ada@…) a password may not contain: a
+/// shorter one is in too many words to refuse them all.
+const MIN_LOCAL_PART_IN_PASSWORD: usize = 3;
+
+/// Checks the password policy: long enough, letters mixed with digits or
+/// symbols (a letter at least, and at least one character that is neither a
+/// letter nor a space), not the email.
 pub fn check_password(errors: &mut FieldErrors, field: &str, password: &str, email: Option<&Email>) {
     let chars = password.chars().count();
+    let has_letter = password.chars().any(char::is_alphabetic);
+    let has_other = password.chars().any(|c| !c.is_alphabetic() && !c.is_whitespace());
+    let lowered = password.to_lowercase();
+    let contains_email = email.is_some_and(|e| {
+        let local = e.as_str().split('@').next().unwrap_or("");
+        lowered.contains(e.as_str()) || (local.chars().count() >= MIN_LOCAL_PART_IN_PASSWORD && lowered.contains(local))
+    });
     if chars < MIN_PASSWORD_CHARS {
         errors.add(field, format!("use at least {MIN_PASSWORD_CHARS} characters"));
     } else if chars > MAX_PASSWORD_CHARS {
         errors.add(field, format!("use at most {MAX_PASSWORD_CHARS} characters"));
-    } else if password.chars().all(char::is_alphabetic) || password.chars().all(|c| c.is_ascii_digit()) {
+    } else if !has_letter || !has_other {
         errors.add(field, "mix letters with digits or symbols");
-    } else if email.is_some_and(|e| password.to_lowercase().contains(e.as_str().split('@').next().unwrap_or(""))) {
+    } else if contains_email {
         errors.add(field, "may not contain your email address");
     }
 }
@@ -178,8 +201,21 @@ mod tests {
             "ada@@example.com",
             "ada@.com",
             "ada@x..com",
+            "x@exa/mple.com",
+            ".x@example.com",
+            "x.@example.com",
+            "x..y@example.com",
+            "x@ex_ample.com",
+            "x@-example.com",
+            "x@example-.com",
+            "x@127.0.0.1",
+            "x(y)@example.com",
+            "x\"y@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["o'brien+shop@mail.example.co.uk", "x@ex-ample.com", "jürgen@bücher.de", "a@b.io"] {
+            assert!(Email::parse(good).is_ok(), "{good}");
         }
     }
 
@@ -196,7 +232,22 @@ mod tests {
         assert!(!check("onlyletterslong"));
         assert!(!check("12345678901"));
         assert!(!check("ada-secret-2024"));
+        assert!(!check("x ada@example.com 1"));
         assert!(!check(&"x1".repeat(65)));
+        // Letters mixed with something else: no letter at all is not a mix.
+        for no_letter in ["!!!!!!!!!!", "          1", "١٢٣٤٥٦٧٨٩٠١", "1234567890!"] {
+            assert!(!check(no_letter), "{no_letter:?}");
+        }
+        assert!(!check("letters and spaces only"), "spaces are no symbol");
+        assert!(check("lettres accentuées 9"));
+
+        // A one-letter local part does not rule out every password with that letter.
+        let short = Email::parse("a@example.com").unwrap();
+        let mut errors = FieldErrors::new();
+        check_password(&mut errors, "password", "a password 1", Some(&short));
+        assert!(errors.is_empty(), "{errors:?}");
+        check_password(&mut errors, "password", "a@example.com 1", Some(&short));
+        assert!(!errors.is_empty(), "the whole address is still refused");
     }
 
     #[test]

@@ -19,13 +19,18 @@ pub struct LoginLimits {
     pub per_account: u32,
     pub per_source: u32,
     pub window_secs: i64,
+    /// Mails about an address (confirmation links, "you have an account" notes)
+    /// in `mail_window_secs`: the sign-up's and resends, however they were asked.
+    pub mails_per_address: u32,
+    pub mail_window_secs: i64,
 }
 
 impl Default for LoginLimits {
     /// Five wrong passwords per account and fifty per address in fifteen minutes:
     /// a customer who mistypes is not stopped, a guesser gets twenty tries an hour.
+    /// Three mails an hour per address: the sign-up's and two resends.
     fn default() -> Self {
-        Self { per_account: 5, per_source: 50, window_secs: 15 * 60 }
+        Self { per_account: 5, per_source: 50, window_secs: 15 * 60, mails_per_address: 3, mail_window_secs: 3600 }
     }
 }
 
@@ -36,6 +41,8 @@ impl LoginLimits {
             per_account: env.parse_or("LOGIN_FAILURES_PER_ACCOUNT", defaults.per_account)?,
             per_source: env.parse_or("LOGIN_FAILURES_PER_SOURCE", defaults.per_source)?,
             window_secs: env.parse_or("LOGIN_FAILURE_WINDOW_SECS", defaults.window_secs)?,
+            mails_per_address: env.parse_or("MAILS_PER_ADDRESS", defaults.mails_per_address)?,
+            mail_window_secs: env.parse_or("MAIL_WINDOW_SECS", defaults.mail_window_secs)?,
         };
         let invalid = |name: &str, why: &str| ConfigError::Invalid { name: name.into(), why: why.into() };
         if limits.per_account == 0 {
@@ -46,6 +53,12 @@ impl LoginLimits {
         }
         if !(1..=24 * 3600).contains(&limits.window_secs) {
             return Err(invalid("LOGIN_FAILURE_WINDOW_SECS", "use 1 to 86400"));
+        }
+        if limits.mails_per_address == 0 {
+            return Err(invalid("MAILS_PER_ADDRESS", "use 1 or more"));
+        }
+        if !(1..=24 * 3600).contains(&limits.mail_window_secs) {
+            return Err(invalid("MAIL_WINDOW_SECS", "use 1 to 86400"));
         }
         Ok(limits)
     }
@@ -95,6 +108,24 @@ impl Attempt {
     }
 }
 
+/// Counts one mail asked for `email` (normalised, with or without an account),
+/// or the seconds until one may be asked again. Two requests at the very same
+/// moment may both pass: the limit is against floods, not a ledger.
+pub async fn take_mail_slot(store: &Store, limits: &LoginLimits, email: &str) -> AppResult<Result<(), i64>> {
+    let subject = hex::encode(Sha256::digest(format!("mail:{}", email.trim().to_lowercase()).as_bytes()));
+    let now = now_secs();
+    if let Some(wait) = locked_for(store, &subject, limits.mails_per_address, limits.mail_window_secs, now).await? {
+        return Ok(Err(wait));
+    }
+    // The failures table is the store's sliding-window counter; mails are one more subject.
+    store.add_login_failure(&[subject.as_str()], now, now - limits.mail_window_secs).await?;
+    Ok(Ok(()))
+}
+
+pub fn too_many_mails(wait_secs: i64) -> AppError {
+    too_many("too many mails were asked for this address", wait_secs)
+}
+
 /// Seconds until `subject` may try again, if it has `max` failures in the window.
 async fn locked_for(store: &Store, subject: &str, max: u32, window_secs: i64, now: i64) -> AppResult<Option<i64>> {
     let failures = store.login_failures(subject, now - window_secs).await?;
@@ -128,7 +159,7 @@ mod tests {
         ]);
         assert_eq!(
             LoginLimits::from_env(&set).unwrap(),
-            LoginLimits { per_account: 3, per_source: 7, window_secs: 60 }
+            LoginLimits { per_account: 3, per_source: 7, window_secs: 60, ..LoginLimits::default() }
         );
         for (name, value) in [
             ("LOGIN_FAILURES_PER_ACCOUNT", "0"),

@@ -255,6 +255,19 @@ pub fn openapi() -> OpenApi {
             ),
         )
         .path(
+            "/api/customers/history",
+            PathItem::new(
+                HttpMethod::Post,
+                with_body_errors(account_op("add_account_history", "Record an item viewed or a search made"))
+                    .request_body(Some(json_body(
+                        schema_ref("HistoryEntryInput"),
+                        Some(json!({ "kind": "search", "query": "clean code" })),
+                    )))
+                    .response("201", json_response("The entry", schema_ref("HistoryView")))
+                    .response("503", problem_response("The items service did not answer; nothing was recorded")),
+            ),
+        )
+        .path(
             "/api/customers/verify-email",
             PathItem::new(
                 HttpMethod::Get,
@@ -337,6 +350,7 @@ pub fn openapi() -> OpenApi {
             ("AddressPage".into(), address_page),
             (HistoryView::name().to_string(), HistoryView::schema()),
             ("AccountHistoryPage".into(), page_schema("HistoryView")),
+            ("HistoryEntryInput".into(), shared::history::entry_input_schema()),
             ("EmailVerified".into(), verified),
         ],
     )

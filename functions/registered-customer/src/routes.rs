@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use shared::auth::{Caller, Claims, CustomerType, Staff};
 use shared::error::{AppError, AppResult, FieldErrors};
 use shared::extract::{Json, JsonObject, QueryPairs, from_json_value};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::new_id;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::{now_secs, rfc3339};
@@ -26,9 +26,10 @@ use crate::RegisteredState;
 use crate::domain::{
     AddressInput, Email, Preferences, check_password, check_phone, decoy_hash, hash_password, verify_password,
 };
-use crate::login_limits::Attempt;
+use crate::login_limits::{Attempt, take_mail_slot, too_many_mails};
 use crate::mailer::Mail;
 use crate::store::{Account, Created, HistoryEntry, MAX_ADDRESSES, NewAccount, Refreshed};
+use shared::history::Activity;
 
 pub fn router(state: RegisteredState) -> Router {
     let mut router = Router::new();
@@ -40,7 +41,7 @@ pub fn router(state: RegisteredState) -> Router {
         ("/api/customers/addresses", get(list_addresses).post(create_address)),
         ("/api/customers/addresses/{id}", get(read_address).patch(update_address).delete(delete_address)),
         ("/api/customers/password", post(change_password)),
-        ("/api/customers/history", get(history)),
+        ("/api/customers/history", get(history).post(add_history)),
         ("/api/customers/verify-email", get(verify_email_link).post(verify_email)),
         ("/api/customers/verify-email/resend", post(resend_verification)),
         ("/api/customers/accounts/{id}", get(staff_read_account)),
@@ -57,7 +58,7 @@ pub fn router(state: RegisteredState) -> Router {
         .route("/internal/registered/accounts/{id}", get(internal_read_account))
         .route("/internal/registered/accounts/{id}/customer-type", put(set_customer_type))
         .route("/internal/registered/accounts/{id}/token-version", get(token_version));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi::openapi())
 }
 
 /// A caller with an account here: a registered or VIP customer, or staff.
@@ -339,6 +340,12 @@ pub struct HistoryView {
     pub at: String,
 }
 
+impl From<HistoryEntry> for HistoryView {
+    fn from(e: HistoryEntry) -> Self {
+        HistoryView { kind: e.kind, item_type: e.item_type, item_id: e.item_id, query: e.query, at: rfc3339(e.at) }
+    }
+}
+
 async fn history(
     State(state): State<RegisteredState>,
     Holder(claims): Holder,
@@ -351,17 +358,37 @@ async fn history(
     params.finish()?;
     let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
     let (count, entries) = state.store.history(&account.id, page.offset, page.limit).await?;
-    let results: Vec<HistoryView> = entries
-        .into_iter()
-        .map(|e| HistoryView {
-            kind: e.kind,
-            item_type: e.item_type,
-            item_id: e.item_id,
-            query: e.query,
-            at: rfc3339(e.at),
-        })
-        .collect();
+    let results: Vec<HistoryView> = entries.into_iter().map(HistoryView::from).collect();
     Ok(axum::Json(Page::new(results, count, &page, &url)).into_response())
+}
+
+/// The most entries an account's history keeps, as a guest session's does.
+pub const MAX_HISTORY_ENTRIES: u64 = 200;
+
+/// `POST /api/customers/history`: an item viewed or a search made, as a guest
+/// adds them. The customer router, the one way here, has checked that a viewed
+/// item exists; its id and type are checked again here.
+async fn add_history(
+    State(state): State<RegisteredState>,
+    Holder(claims): Holder,
+    JsonObject(body): JsonObject,
+) -> AppResult<Response> {
+    let account = own_account(&state, &claims).await?;
+    let activity = shared::history::parse_activity(&body)?;
+    let entry = match activity {
+        Activity::ViewedItem { item_type, item_id } => HistoryEntry {
+            kind: "viewed_item".into(),
+            item_type: Some(item_type),
+            item_id: Some(item_id),
+            query: None,
+            at: now_secs(),
+        },
+        Activity::Search { query } => {
+            HistoryEntry { kind: "search".into(), item_type: None, item_id: None, query: Some(query), at: now_secs() }
+        }
+    };
+    state.store.add_history(&account.id, &entry, MAX_HISTORY_ENTRIES).await?;
+    Ok((StatusCode::CREATED, axum::Json(HistoryView::from(entry))).into_response())
 }
 
 fn token_hash(token: &str) -> String {
@@ -432,10 +459,19 @@ struct Resend {
     email: String,
 }
 
-/// Always 202, whether or not the address has an account, so the answer tells nobody which emails are customers.
+/// Always 202, whether or not the address has an account, so the answer tells
+/// nobody which emails are customers (sign-up answers alike). Every address,
+/// with an account or not, gets a few mails an hour (429 beyond).
 async fn resend_verification(State(state): State<RegisteredState>, Json(body): Json<Resend>) -> AppResult<StatusCode> {
-    if let Ok(email) = Email::parse(&body.email)
-        && let Some(account) = state.store.account_by_email(email.as_str()).await?
+    let Ok(email) = Email::parse(&body.email) else {
+        let mut errors = FieldErrors::new();
+        errors.add("email", "is not an email address");
+        return Err(AppError::Validation(errors));
+    };
+    if let Err(wait) = take_mail_slot(&state.store, &state.login_limits, email.as_str()).await? {
+        return Err(too_many_mails(wait));
+    }
+    if let Some(account) = state.store.account_by_email(email.as_str()).await?
         && account.email_verified_at.is_none()
     {
         let token = new_secret();
@@ -453,8 +489,11 @@ async fn staff_read_account(
     _staff: Staff,
     Path(id): Path<String>,
 ) -> AppResult<axum::Json<AccountView>> {
-    let account =
-        state.store.account(&id).await?.ok_or_else(|| AppError::NotFound(format!("there is no account `{id}`")))?;
+    let account = state
+        .store
+        .account(&id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("there is no account {}", shared::ids::mention(&id))))?;
     Ok(axum::Json(view(&account)))
 }
 
@@ -542,11 +581,40 @@ async fn sign_up(State(state): State<RegisteredState>, JsonObject(body): JsonObj
     let expires_at = now_secs() + state.verification_ttl_secs;
     match state.store.create_account(new, &history, Some((&token_hash(&token), expires_at))).await? {
         Created::New(account) => {
-            send_verification(&state, &account, &token).await?;
+            if take_mail_slot(&state.store, &state.login_limits, &account.email).await?.is_ok() {
+                send_verification(&state, &account, &token).await?;
+            }
             Ok((StatusCode::CREATED, axum::Json(view(&account))).into_response())
         }
         Created::Existing(account) => Ok((StatusCode::OK, axum::Json(view(&account))).into_response()),
+        // The address has an account: its owner hears of it by mail, and the
+        // caller gets what a new sign-up gets from the customer router (202), so
+        // the answer tells nobody which emails are customers.
+        Created::Taken => {
+            if take_mail_slot(&state.store, &state.login_limits, email.as_str()).await?.is_ok()
+                && let Some(account) = state.store.account_by_email(email.as_str()).await?
+            {
+                mail_owner_of_taken_address(&state, &account).await?;
+            }
+            Ok((StatusCode::ACCEPTED, axum::Json(json!({ "email": email.as_str() }))).into_response())
+        }
     }
+}
+
+/// Someone signed up with an address that has an account: an unconfirmed one
+/// gets a fresh confirmation link, a confirmed one a note to log in instead.
+async fn mail_owner_of_taken_address(state: &RegisteredState, account: &Account) -> AppResult<()> {
+    if account.email_verified_at.is_none() {
+        let token = new_secret();
+        let expires_at = now_secs() + state.verification_ttl_secs;
+        state.store.add_verification(&account.id, &token_hash(&token), expires_at).await?;
+        return send_verification(state, account, &token).await;
+    }
+    let body = "Someone, perhaps you, tried to sign up at the shop with this address, which has an account \
+                already.\n\nLog in with it instead. If it was not you, nothing has changed and you can ignore \
+                this mail.\n"
+        .to_string();
+    state.mailer.send(Mail { to: account.email.clone(), subject: "You already have an account".into(), body }).await
 }
 
 #[derive(Deserialize)]

@@ -128,6 +128,8 @@ pub enum Created {
     New(Account),
     /// The same sign-up again (same guest session and email): nothing was added.
     Existing(Account),
+    /// Another account has the email: nothing was written.
+    Taken,
 }
 
 pub struct Store {
@@ -234,9 +236,7 @@ impl Store {
         .await;
         match inserted {
             Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => {
-                return Err(AppError::Conflict("an account with this email exists already".into()));
-            }
+            Err(e) if is_unique_violation(&e) => return Ok(Created::Taken),
             Err(e) => return Err(sqlx_error(e)),
         }
         for entry in history {
@@ -533,6 +533,37 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()
             .map_err(sqlx_error)?;
         Ok((count as u64, entries))
+    }
+
+    /// Adds an entry to the account's history, keeping the newest `keep`.
+    pub async fn add_history(&self, account_id: &str, entry: &HistoryEntry, keep: u64) -> AppResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO customer_history (id, account_id, kind, item_type, item_id, query, at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new_id("hist"))
+        .bind(account_id)
+        .bind(&entry.kind)
+        .bind(&entry.item_type)
+        .bind(&entry.item_id)
+        .bind(&entry.query)
+        .bind(entry.at)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
+        // The derived table lets MySQL read the table it deletes from.
+        sqlx::query(
+            "DELETE FROM customer_history WHERE account_id = ? AND id NOT IN (SELECT id FROM (SELECT id FROM \
+             customer_history WHERE account_id = ? ORDER BY at DESC, id DESC LIMIT ?) AS newest)",
+        )
+        .bind(account_id)
+        .bind(account_id)
+        .bind(keep as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)
     }
 
     pub async fn addresses(&self, account_id: &str) -> AppResult<Vec<Address>> {

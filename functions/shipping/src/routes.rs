@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use shared::auth::{Caller, Claims, Staff};
 use shared::error::{AppError, AppResult};
 use shared::extract::{JsonObject, QueryPairs, from_known_fields};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::{now_secs, rfc3339};
@@ -40,7 +40,7 @@ pub fn router(state: ShippingState) -> Router {
         router = router.route(&path, post(add_event));
     }
     router = router.route("/internal/shipments", post(create));
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 /// A shipment as its customer and staff see it.
@@ -132,7 +132,7 @@ fn signed_in(caller: Caller) -> AppResult<Claims> {
 }
 
 fn not_found(id: &str) -> AppError {
-    AppError::NotFound(format!("there is no shipment `{id}`"))
+    AppError::NotFound(format!("there is no shipment {}", shared::ids::mention(id)))
 }
 
 /// The shipment if the caller may see it: another customer's is answered

@@ -413,12 +413,11 @@ async fn customers_see_only_their_own_shipments_and_staff_see_all() {
         assert_eq!((by_staff.status, &by_staff.json), (StatusCode::OK, &mine));
         let by_bob = w.call(Method::GET, &format!("/api/shipping/{id}"), Some(&bob), None).await;
         assert_problem(&by_bob, StatusCode::NOT_FOUND, None);
-        let absent =
-            w.call(Method::GET, "/api/shipping/shipment_01JDQ0000000000000000000000", Some(&alice), None).await;
+        let absent = w.call(Method::GET, "/api/shipping/shipment_01JDQ000000000000000000000", Some(&alice), None).await;
         assert_problem(&absent, StatusCode::NOT_FOUND, None);
         assert_eq!(
             by_bob.json["detail"].as_str().map(|d| d.replace(id, "X")),
-            absent.json["detail"].as_str().map(|d| d.replace("shipment_01JDQ0000000000000000000000", "X")),
+            absent.json["detail"].as_str().map(|d| d.replace("shipment_01JDQ000000000000000000000", "X")),
             "another's shipment reads exactly like a missing one"
         );
         assert_problem(
@@ -467,7 +466,7 @@ async fn customers_see_only_their_own_shipments_and_staff_see_all() {
         assert_eq!(labelled.json["count"], 2);
         let paged = w.call(Method::GET, "/api/shipping/?page_size=1", Some(&staff_token()), None).await;
         assert_eq!(paged.json["results"].as_array().unwrap().len(), 1);
-        assert_eq!(paged.json["next"], "http://shop.test/api/shipping/?page_size=1&page=2");
+        assert_eq!(paged.json["next"], "/api/shipping/?page_size=1&page=2");
         let last = w.call(Method::GET, "/api/shipping/?page_size=1&page=3", Some(&staff_token()), None).await;
         assert_eq!(
             (last.json["results"][0]["id"].clone(), last.json["next"].clone()),

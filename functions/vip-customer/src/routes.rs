@@ -13,7 +13,7 @@ use serde::Serialize;
 use shared::auth::{Caller, CustomerType, Staff, TokenKeys};
 use shared::error::{AppError, AppResult};
 use shared::extract::{JsonObject, QueryPairs, QueryParams};
-use shared::http_app::{both_slashes, finish};
+use shared::http_app::{both_slashes, finish_documented};
 use shared::pagination::{Page, PageRequest, RequestUrl};
 use shared::sql::now_secs;
 use utoipa::ToSchema;
@@ -110,7 +110,7 @@ pub fn router(state: VipState) -> Router {
     for path in both_slashes("/internal/vip/adjust") {
         router = router.route(&path, post(internal_adjust));
     }
-    finish(router.with_state(state))
+    finish_documented(router.with_state(state), &crate::openapi())
 }
 
 /// 201 for a new record or entry, 200 when a retry found it already there.

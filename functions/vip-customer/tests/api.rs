@@ -163,7 +163,7 @@ async fn earning_past_thresholds_moves_the_tier_with_the_multiplier() {
                 .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(page["history"]["results"].as_array().unwrap().len(), 1);
-        assert_eq!(page["history"]["previous"], "http://shop.test/api/customers/vip/points/?page_size=3");
+        assert_eq!(page["history"]["previous"], "/api/customers/vip/points/?page_size=3");
 
         let (status, problem) = earn(&app, "nobody", 10, "order-x").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
@@ -361,7 +361,7 @@ async fn staff_read_and_list_members_by_tier() {
         assert_eq!(bronze["count"], 2);
         assert_eq!(bronze["results"].as_array().unwrap().len(), 1);
         assert_eq!(bronze["results"][0]["tier"], "bronze");
-        assert_eq!(bronze["next"], "http://shop.test/api/customers/vip/customers/?tier=bronze&page_size=1&page=2");
+        assert_eq!(bronze["next"], "/api/customers/vip/customers/?tier=bronze&page_size=1&page=2");
         let (_, _, gold) = send(&app, Method::GET, "/api/customers/vip/customers?tier=Gold", Some(&staff), None).await;
         assert_eq!(gold["count"], 1);
         assert_eq!(gold["results"][0]["id"], "c3");

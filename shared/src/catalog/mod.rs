@@ -28,7 +28,7 @@ use crate::config::{ConfigError, Env};
 use crate::documents::{Collection, Document, DocumentStore};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::extract::{JsonObject, QueryPairs, from_json_value};
-use crate::http_app::{both_slashes, finish};
+use crate::http_app::{both_slashes, finish_documented};
 use crate::ids::{has_prefix, new_id};
 use crate::money::{Currency, MAX_AMOUNT_MINOR};
 use crate::pagination::{Page, PageRequest, RequestUrl};
@@ -292,13 +292,24 @@ pub fn router<K: ItemKind>(state: CatalogState) -> Router {
     }
     // For the order service (through the items router); API Gateway routes no /internal path.
     router = router.route("/internal/stock/{id}", axum::routing::post(change_stock::<K>));
-    finish(router.with_state(state))
+    // For the items router's merged list: the first items of a search, by `offset` and `limit`.
+    router = router.route("/internal/list", get(window::<K>));
+    finish_documented(router.with_state(state), &docs::openapi::<K>())
 }
 
-async fn list<K: ItemKind>(
+async fn list<K: ItemKind>(state: State<CatalogState>, url: RequestUrl, query: QueryPairs) -> AppResult<Response> {
+    search_page::<K>(state, url, query, PageRequest::from_params).await
+}
+
+async fn window<K: ItemKind>(state: State<CatalogState>, url: RequestUrl, query: QueryPairs) -> AppResult<Response> {
+    search_page::<K>(state, url, query, PageRequest::window_from_params).await
+}
+
+async fn search_page<K: ItemKind>(
     State(state): State<CatalogState>,
     url: RequestUrl,
     query: QueryPairs,
+    paging: fn(&mut crate::extract::QueryParams) -> Option<PageRequest>,
 ) -> AppResult<Response> {
     let mut params = query.into_params();
     // `?type=` is what the items router's callers send; here it can only name this type.
@@ -307,7 +318,7 @@ async fn list<K: ItemKind>(
     {
         params.add_error("type", format!("this service lists only \"{}\"", K::TYPE));
     }
-    let page = PageRequest::from_params(&mut params);
+    let page = paging(&mut params);
     let filter = search::filter_from_params(&mut params, common_search_params().iter().chain(K::search_params()));
     params.finish()?;
     let page = page.ok_or_else(|| AppError::internal("page request missing without an error"))?;
@@ -331,7 +342,7 @@ async fn create<K: ItemKind>(
 }
 
 async fn find_existing<K: ItemKind>(state: &CatalogState, id: &str) -> AppResult<Document> {
-    let not_found = || AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE));
+    let not_found = || AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(id)));
     if !has_prefix(id, K::TYPE) {
         return Err(not_found());
     }
@@ -355,7 +366,7 @@ async fn update<K: ItemKind>(
     let (created_at, merged) = merge_patch(existing, patch)?;
     let doc = stamp(K::TYPE, id.clone(), created_at, parse_input::<K>(merged)?);
     if !state.store.replace(doc.clone()).await? {
-        return Err(AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE)));
+        return Err(AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(&id))));
     }
     Ok(axum::Json(doc))
 }
@@ -380,7 +391,7 @@ async fn change_stock<K: ItemKind>(
     }
     check_required_text(&mut errors, "key", &change.key, 200);
     errors.into_result()?;
-    let missing = || AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE));
+    let missing = || AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(&id)));
     if !has_prefix(&id, K::TYPE) {
         return Err(missing());
     }
@@ -403,6 +414,6 @@ async fn remove<K: ItemKind>(
     if has_prefix(&id, K::TYPE) && state.store.delete(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::NotFound(format!("there is no {} with id `{id}`", K::TYPE)))
+        Err(AppError::NotFound(format!("there is no {} {}", K::TYPE, crate::ids::mention(&id))))
     }
 }

@@ -26,9 +26,22 @@ pub struct Backend {
     pub store: Arc<dyn GuestStore>,
 }
 
+/// The items the tests' stand-in items router knows.
+pub const KNOWN_ITEMS: [&str; 3] =
+    ["book_01KE226VD8K7WF2X7HM5T2628T", "laptop_01KFH5JAJ8QDX3GCWDZZ5GSRSD", "gift-card_01KFH5JAJ8QDX3GCWDZZ5GSRSE"];
+
+pub fn items() -> guest_customer::Items {
+    let invoker = InProcessInvoker::new().with("items-router", shared::testing::items_router_knowing(&KNOWN_ITEMS));
+    guest_customer::Items {
+        invoker: Arc::new(invoker),
+        function: "items-router".into(),
+        timeout: Duration::from_secs(5),
+    }
+}
+
 impl Backend {
     pub fn state(&self, ttl_secs: i64) -> GuestState {
-        GuestState::with_store(self.store.clone(), Arc::new(TokenKeys::development()), ttl_secs)
+        GuestState::with_store(self.store.clone(), items(), Arc::new(TokenKeys::development()), ttl_secs)
     }
 
     pub fn app(&self) -> Router {
