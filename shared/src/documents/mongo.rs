@@ -11,7 +11,7 @@ use mongodb::{Client, Collection};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use super::{Document, DocumentStore, Filter, Found, StockChange, id_of};
+use super::{Document, DocumentStore, Filter, Found, StockChange, StockMoves, id_of};
 use crate::error::{AppError, AppResult};
 
 pub struct MongoDocuments {
@@ -155,7 +155,7 @@ impl DocumentStore for MongoDocuments {
         let updated = collection
             .find_one_and_update(
                 doc! { "_id": id, "stock": { "$gte": -delta }, "stock_moves.key": { "$ne": key } },
-                doc! { "$inc": { "stock": delta }, "$push": { "stock_moves": { "$each": [move_doc], "$slice": -500 } } },
+                doc! { "$inc": { "stock": delta }, "$push": { "stock_moves": { "$each": [move_doc], "$slice": -(REMEMBERED_MOVES as i64) } } },
             )
             .return_document(ReturnDocument::After)
             .await
@@ -177,7 +177,29 @@ impl DocumentStore for MongoDocuments {
             None => Ok(StockChange::Insufficient { stock: stock_of(&current) }),
         }
     }
+
+    async fn stock_moves(&self, id: &str) -> AppResult<StockMoves> {
+        let collection = self.collection().await?;
+        let Some(doc) = collection.find_one(doc! { "_id": id }).await.map_err(mongo_error)? else {
+            return Ok(StockMoves { moves: Vec::new(), complete: true });
+        };
+        let moves: Vec<(String, i64)> = doc
+            .get_array("stock_moves")
+            .map(|moves| {
+                moves
+                    .iter()
+                    .filter_map(Bson::as_document)
+                    .filter_map(|m| Some((m.get_str("key").ok()?.to_string(), m.get_i64("delta").ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let complete = moves.len() < REMEMBERED_MOVES;
+        Ok(StockMoves { moves, complete })
+    }
 }
+
+/// How many stock changes a document remembers (`$slice` in `change_stock`).
+const REMEMBERED_MOVES: usize = 500;
 
 fn stock_of(doc: &BsonDocument) -> i64 {
     match doc.get("stock") {
