@@ -48,7 +48,7 @@ pub struct Config {
     pub max_connections: u32,
     /// The function that answers `/internal/orders/...`.
     pub order_function: String,
-    /// The function that answers points redeems and `/internal/vip/adjust`.
+    /// The function that answers points redeems and `/internal/vip/restore`.
     pub vip_function: String,
     /// How long one invoked function may take before it counts as failed.
     pub invoke_timeout: Duration,
