@@ -34,6 +34,13 @@ async fn serve(env: Env) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
     if added > 0 {
         tracing::info!(added, "fixtures loaded into empty stores");
     }
+    // What the deployed shop's schedule does: unpaid orders expire on time.
+    let interval = std::time::Duration::from_secs(env.parse_or("SWEEP_INTERVAL_SECS", 60)?.max(1));
+    let sweeper = std::sync::Arc::new(functions);
+    tokio::spawn({
+        let sweeper = sweeper.clone();
+        async move { sweeper.sweep_every(interval).await }
+    });
     let host = env.get("HOST").unwrap_or("127.0.0.1");
     let port: u16 = env.parse_or("PORT", 8000)?;
     let listener = tokio::net::TcpListener::bind((host, port)).await?;
