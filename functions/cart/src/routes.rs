@@ -1,5 +1,5 @@
 //! HTTP: the caller's own cart under `/api/cart`, and the internal merge,
-//! raw-cart and emptying routes.
+//! raw-cart and checked-out routes.
 
 use axum::Router;
 use axum::extract::{Path, State};
