@@ -1,6 +1,7 @@
 //! The local server: every function's Router mounted at the paths `template.yaml`
 //! gives it, routers invoking functions in process, embedded stores under
-//! `local/data/`, fixtures loaded into empty stores; CORS as API Gateway answers
+//! `local/data/`, fixtures loaded into empty stores, the order sweep that a
+//! schedule runs when deployed as a background task; CORS as API Gateway answers
 //! it, and the API reference at `/api/docs`.
 
 pub mod cors;
@@ -9,6 +10,7 @@ pub mod template;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -31,6 +33,10 @@ pub struct Functions {
     pub guest: guest_customer::GuestState,
     pub registered: registered_customer::RegisteredState,
     pub vip: vip_customer::VipState,
+    pub cart: cart::CartState,
+    pub order: order::OrderState,
+    pub paying: paying::PayingState,
+    pub shipping: shipping::ShippingState,
     keys: Arc<TokenKeys>,
     cors: template::CorsConfiguration,
 }
@@ -42,6 +48,12 @@ fn item_service<K: ItemKind>(env: &Env, keys: &Arc<TokenKeys>) -> Result<Router,
 
 impl Functions {
     pub fn build(env: &Env) -> Result<Self, BoxError> {
+        Self::build_with_clock(env, Arc::new(order::SystemClock))
+    }
+
+    /// The shop with the order service on `clock`, so a test can let an unpaid
+    /// order's time run out.
+    pub fn build_with_clock(env: &Env, clock: Arc<dyn order::Clock>) -> Result<Self, BoxError> {
         let keys = Arc::new(TokenKeys::from_env(env)?);
         let mut routers = HashMap::new();
         routers.insert("book".to_string(), item_service::<book::Book>(env, &keys)?);
@@ -67,19 +79,20 @@ impl Functions {
             items_router::RouterState::new(&items_router::Config::from_env(env)?, shared_invoker(), keys.clone())?;
         routers.insert("items-router".to_string(), items_router::router(items));
         let cart = cart::CartState::new(&cart::Config::from_env(env)?, shared_invoker(), keys.clone())?;
-        routers.insert("cart".to_string(), cart::router(cart));
+        routers.insert("cart".to_string(), cart::router(cart.clone()));
         let customers = customer_router::CustomerRouterState::new(
             &customer_router::Config::from_env(env)?,
             shared_invoker(),
             keys.clone(),
         );
         routers.insert("customer-router".to_string(), customer_router::router(customers));
-        let order = order::OrderState::new(&order::Config::from_env(env)?, shared_invoker(), keys.clone())?;
-        routers.insert("order".to_string(), order::router(order));
+        let order =
+            order::OrderState::with_clock(&order::Config::from_env(env)?, shared_invoker(), keys.clone(), clock)?;
+        routers.insert("order".to_string(), order::router(order.clone()));
         let paying = paying::PayingState::new(&paying::Config::from_env(env)?, shared_invoker(), keys.clone())?;
-        routers.insert("paying".to_string(), paying::router(paying));
+        routers.insert("paying".to_string(), paying::router(paying.clone()));
         let shipping = shipping::ShippingState::new(&shipping::Config::from_env(env)?, shared_invoker(), keys.clone())?;
-        routers.insert("shipping".to_string(), shipping::router(shipping));
+        routers.insert("shipping".to_string(), shipping::router(shipping.clone()));
         let table =
             routers.iter().fold(InProcessInvoker::new(), |table, (name, router)| table.with(name, router.clone()));
         if invoker.bind(table).is_err() {
@@ -90,7 +103,59 @@ impl Functions {
         if let Some(origins) = env.get("CORS_ALLOW_ORIGINS") {
             cors.allow_origins = origins.split(',').map(|o| o.trim().to_string()).collect();
         }
-        Ok(Self { routers, stores: fixtures::CatalogStores::from_env(env)?, guest, registered, vip, keys, cors })
+        Ok(Self {
+            routers,
+            stores: fixtures::CatalogStores::from_env(env)?,
+            guest,
+            registered,
+            vip,
+            cart,
+            order,
+            paying,
+            shipping,
+            keys,
+            cors,
+        })
+    }
+
+    /// Every store of this shop, for the invariant checker, on the order
+    /// service's own clock.
+    pub fn checker(&self) -> checker::Shop {
+        checker::Shop {
+            items: vec![
+                ("book", self.stores.book.items.clone()),
+                ("laptop", self.stores.laptop.items.clone()),
+                ("mobile", self.stores.mobile.items.clone()),
+                ("clothes", self.stores.clothes.items.clone()),
+            ],
+            cart: Some(self.cart.store.clone()),
+            order: Some(self.order.store.clone()),
+            paying: Some(self.paying.store.clone()),
+            shipping: Some(self.shipping.store.clone()),
+            vip: Some(self.vip.store.clone()),
+            clock: self.order.clock.clone(),
+            unpaid_expiry_secs: self.order.unpaid_expiry_secs(),
+            sources: Vec::new(),
+        }
+    }
+
+    /// Runs the order sweep every `interval`, as the schedule of a deployed shop
+    /// does: `POST /internal/orders/sweep` through the order function's Router,
+    /// the same handler the scheduled event reaches. Never returns.
+    pub async fn sweep_every(&self, interval: Duration) {
+        let Some(order) = self.routers.get("order").cloned() else { return };
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let request = http::Request::post("/internal/orders/sweep").body(axum::body::Body::empty());
+            let Ok(request) = request else { continue };
+            match tower::ServiceExt::oneshot(order.clone(), request).await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => tracing::warn!(status = %response.status(), "the order sweep failed"),
+                Err(never) => match never {},
+            }
+        }
     }
 
     /// Fills empty stores with the fixtures; accounts get `passwords`.

@@ -57,6 +57,13 @@ async fn serve(mut env: Env) -> Result<(), Box<dyn std::error::Error + Send + Sy
     if added > 0 {
         tracing::info!(added, "fixtures loaded into empty stores");
     }
+    // What the deployed shop's schedule does: unpaid orders expire on time.
+    let interval = std::time::Duration::from_secs(env.parse_or("SWEEP_INTERVAL_SECS", 60)?.max(1));
+    let sweeper = std::sync::Arc::new(functions);
+    tokio::spawn({
+        let sweeper = sweeper.clone();
+        async move { sweeper.sweep_every(interval).await }
+    });
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     println!("Shop API on http://{host}:{port}/api/items/  (reference: /api/docs, document: /api/openapi.json)");
     println!("Data in {} (mails in mail/)", env.local_data_dir().display());

@@ -1,5 +1,5 @@
 //! HTTP: the caller's own cart under `/api/cart`, and the internal merge,
-//! raw-cart and emptying routes.
+//! raw-cart and checked-out routes.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use crate::CartState;
 use crate::identity::{Owner, OwnerKind, plausible_owner_id};
 use crate::items::{ItemInfo, Items, Lookup};
-use crate::store::{CartRecord, LineRecord, Snapshot};
+use crate::store::{CartRecord, LineRecord, Ordered, Snapshot};
 
 pub fn router(state: CartState) -> Router {
     let mut router = Router::new();
@@ -34,7 +34,8 @@ pub fn router(state: CartState) -> Router {
     }
     router = router
         .route("/internal/cart/merge", post(merge))
-        .route("/internal/cart/{owner_kind}/{owner_id}", get(raw_cart).delete(delete_raw_cart));
+        .route("/internal/cart/{owner_kind}/{owner_id}", get(raw_cart).delete(delete_raw_cart))
+        .route("/internal/cart/{owner_kind}/{owner_id}/checked-out", post(checked_out));
     finish_documented(router.with_state(state), &crate::openapi())
 }
 
@@ -356,6 +357,9 @@ async fn merge(State(state): State<CartState>, JsonObject(body): JsonObject) -> 
 pub struct RawCart {
     pub id: String,
     pub owner: Owner,
+    /// Changes with every change to the cart: what a checkout claims, so one
+    /// version becomes at most one order.
+    pub version: String,
     pub lines: Vec<RawLine>,
     pub created_at: String,
     pub updated_at: String,
@@ -380,6 +384,7 @@ async fn raw_cart(
     let owner = Owner { kind: OwnerKind::from_path(&owner_kind)?, id: owner_id };
     let cart = state.store.cart(&owner).await?.ok_or_else(|| AppError::NotFound(format!("{owner} has no cart")))?;
     Ok(axum::Json(RawCart {
+        version: cart.version(),
         id: cart.id,
         owner: cart.owner,
         lines: cart
@@ -401,8 +406,46 @@ async fn raw_cart(
     }))
 }
 
-/// Empties an owner's cart for the order service once a checkout has made its
-/// order. Nothing to delete is fine too, so a retried checkout may call it again.
+/// `POST /internal/cart/{owner_kind}/{owner_id}/checked-out`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CheckedOut {
+    /// The cart version the order was made of.
+    pub version: String,
+    /// What the order took; empty to only empty a cart still at `version`.
+    pub lines: Vec<OrderedLine>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct OrderedLine {
+    pub item_id: String,
+    pub quantity: i64,
+}
+
+/// The order service reports a checkout done: the cart it was made of is
+/// emptied, or, when it changed meanwhile, loses what was ordered. A cart
+/// already gone is fine too, so the call may be repeated.
+async fn checked_out(
+    State(state): State<CartState>,
+    Path((owner_kind, owner_id)): Path<(String, String)>,
+    JsonObject(body): JsonObject,
+) -> AppResult<StatusCode> {
+    let owner = Owner { kind: OwnerKind::from_path(&owner_kind)?, id: owner_id };
+    let input: CheckedOut = from_known_fields(body, &["version", "lines"])?;
+    let mut errors = FieldErrors::new();
+    if input.version.is_empty() || input.version.len() > 80 {
+        errors.add("version", "is not a cart version");
+    }
+    if input.lines.iter().any(|l| l.quantity <= 0 || l.item_id.is_empty() || l.item_id.len() > 100) {
+        errors.add("lines", "each line needs an item id and a positive quantity");
+    }
+    errors.into_result()?;
+    let ordered: Vec<Ordered> =
+        input.lines.into_iter().map(|l| Ordered { item_id: l.item_id, quantity: l.quantity }).collect();
+    state.store.checked_out(&owner, &input.version, &ordered).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /internal/cart/{owner_kind}/{owner_id}`: a closed account's cart goes with it.
 async fn delete_raw_cart(
     State(state): State<CartState>,
     Path((owner_kind, owner_id)): Path<(String, String)>,
@@ -441,7 +484,14 @@ mod tests {
     }
 
     fn cart(lines: Vec<LineRecord>) -> CartRecord {
-        CartRecord { id: "cart_1".into(), owner: Owner::guest("guest_1"), created_at: 1, updated_at: 1, lines }
+        CartRecord {
+            id: "cart_1".into(),
+            owner: Owner::guest("guest_1"),
+            revision: 1,
+            created_at: 1,
+            updated_at: 1,
+            lines,
+        }
     }
 
     #[test]

@@ -29,10 +29,27 @@ pub struct Limits {
 pub struct CartRecord {
     pub id: String,
     pub owner: Owner,
+    /// Counts every change to the cart.
+    pub revision: i64,
     pub created_at: i64,
     pub updated_at: i64,
     /// Oldest first.
     pub lines: Vec<LineRecord>,
+}
+
+impl CartRecord {
+    /// Names these exact contents: it changes with every change to the cart, and
+    /// a cart made after this one was deleted has another id, so it never repeats.
+    pub fn version(&self) -> String {
+        format!("{}.{}", self.id, self.revision)
+    }
+}
+
+/// An ordered line, as the order service reports it once a checkout is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ordered {
+    pub item_id: String,
+    pub quantity: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +127,28 @@ impl Store {
         let cart = read_cart(&mut tx, owner).await?;
         tx.commit().await.map_err(sqlx_error)?;
         Ok(cart)
+    }
+
+    /// Up to `limit` carts with their lines, by id, after `after` (a page of
+    /// all, for audits).
+    pub async fn carts_after(&self, after: &str, limit: i64) -> AppResult<Vec<CartRecord>> {
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query("SELECT owner_kind, owner_id FROM carts WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        let mut carts = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let kind: String = row.try_get("owner_kind").map_err(sqlx_error)?;
+            let kind =
+                OwnerKind::parse(&kind).ok_or_else(|| AppError::internal(format!("unknown owner kind `{kind}`")))?;
+            let owner = Owner { kind, id: row.try_get("owner_id").map_err(sqlx_error)? };
+            carts.extend(read_cart(&mut tx, &owner).await?);
+        }
+        tx.commit().await.map_err(sqlx_error)?;
+        Ok(carts)
     }
 
     /// The line of `item_id` in the owner's cart, if it is there.
@@ -235,6 +274,45 @@ impl Store {
         tx.commit().await.map_err(sqlx_error)
     }
 
+    /// A checkout made `version` of the owner's cart into an order of `ordered`:
+    /// a cart still at that version is deleted; one changed since (the customer
+    /// added something while the checkout ran) keeps what was not ordered.
+    /// Nothing to do for a cart already gone.
+    pub async fn checked_out(&self, owner: &Owner, version: &str, ordered: &[Ordered]) -> AppResult<()> {
+        let now = now_secs();
+        let mut tx = self.db.begin_write().await?;
+        let Some(cart) = read_cart(&mut tx, owner).await? else { return Ok(()) };
+        if cart.version() == version {
+            delete_cart(&mut tx, owner).await?;
+            return tx.commit().await.map_err(sqlx_error);
+        }
+        if ordered.is_empty() {
+            return Ok(());
+        }
+        lock_cart(&mut tx, owner, false, now).await?;
+        for line in ordered {
+            let Some(kept) = cart.lines.iter().find(|l| l.item_id == line.item_id) else { continue };
+            if kept.quantity <= line.quantity {
+                sqlx::query("DELETE FROM cart_lines WHERE cart_id = $1 AND item_id = $2")
+                    .bind(&cart.id)
+                    .bind(&line.item_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sqlx_error)?;
+            } else {
+                sqlx::query("UPDATE cart_lines SET quantity = $1, updated_at = $2 WHERE cart_id = $3 AND item_id = $4")
+                    .bind(kept.quantity - line.quantity)
+                    .bind(now)
+                    .bind(&cart.id)
+                    .bind(&line.item_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(sqlx_error)?;
+            }
+        }
+        tx.commit().await.map_err(sqlx_error)
+    }
+
     /// Moves a guest's lines into a customer's cart and deletes the guest's cart.
     /// Quantities add up to the line limit; of two snapshots of one item the newer
     /// stays. Lines beyond the customer's line limit are dropped (and logged)
@@ -316,7 +394,7 @@ async fn lock_cart(tx: &mut Transaction<'_, Any>, owner: &Owner, create: bool, n
         .await
         .map_err(sqlx_error)?;
     }
-    sqlx::query("UPDATE carts SET updated_at = $1 WHERE owner_kind = $2 AND owner_id = $3")
+    sqlx::query("UPDATE carts SET updated_at = $1, revision = revision + 1 WHERE owner_kind = $2 AND owner_id = $3")
         .bind(now)
         .bind(owner.kind.as_str())
         .bind(&owner.id)
@@ -333,18 +411,20 @@ async fn lock_cart(tx: &mut Transaction<'_, Any>, owner: &Owner, create: bool, n
 }
 
 async fn read_cart(tx: &mut Transaction<'_, Any>, owner: &Owner) -> AppResult<Option<CartRecord>> {
-    let row = sqlx::query("SELECT id, created_at, updated_at FROM carts WHERE owner_kind = $1 AND owner_id = $2")
-        .bind(owner.kind.as_str())
-        .bind(&owner.id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(sqlx_error)?;
+    let row =
+        sqlx::query("SELECT id, revision, created_at, updated_at FROM carts WHERE owner_kind = $1 AND owner_id = $2")
+            .bind(owner.kind.as_str())
+            .bind(&owner.id)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(sqlx_error)?;
     let Some(row) = row else { return Ok(None) };
     let id: String = row.try_get("id").map_err(sqlx_error)?;
     let lines = lines_of(tx, &id).await?;
     Ok(Some(CartRecord {
         id,
         owner: owner.clone(),
+        revision: row.try_get("revision").map_err(sqlx_error)?,
         created_at: row.try_get("created_at").map_err(sqlx_error)?,
         updated_at: row.try_get("updated_at").map_err(sqlx_error)?,
         lines,

@@ -386,6 +386,7 @@ async fn every_caller_reaches_only_their_own_cart() {
         assert_eq!(raw_cart.status, StatusCode::OK, "{}", raw_cart.json);
         assert_eq!(raw_cart.json["owner"], json!({ "kind": "guest", "id": GUEST_A }));
         assert_eq!(raw_cart.json["id"], mine.json["id"]);
+        assert!(raw_cart.json["version"].as_str().unwrap().starts_with(mine.json["id"].as_str().unwrap()));
         let raw_line = &raw_cart.json["lines"][0];
         assert_eq!((raw_line["item_id"].as_str(), raw_line["quantity"].as_i64()), (Some(c.book.as_str()), Some(2)));
         assert_eq!((raw_line["snapshot_price"].as_i64(), raw_line["currency"].as_str()), (Some(999), Some("USD")));
@@ -587,7 +588,7 @@ async fn bad_input_is_a_clear_problem() {
 }
 
 #[tokio::test]
-async fn the_order_service_empties_a_cart_once_checked_out() {
+async fn the_order_service_empties_the_cart_version_it_checked_out() {
     for url in transaction_store_urls("cart_checked_out").await {
         let items = Items::new();
         let router = items.router(None);
@@ -598,18 +599,60 @@ async fn the_order_service_empties_a_cart_once_checked_out() {
         assert_eq!(add(&app, other, "mobile", &c.mobile, 1).await.status, StatusCode::CREATED);
 
         let path = "/internal/cart/customer/cust_buyer";
-        let deleted = call(&app, Method::DELETE, path, Who::Nobody, None).await;
-        assert_eq!((deleted.status, deleted.json.clone()), (StatusCode::NO_CONTENT, Value::Null));
+        let raw = call(&app, Method::GET, path, Who::Nobody, None).await;
+        let version = raw.json["version"].as_str().unwrap().to_string();
+        // Every change makes a new version; the same contents read twice are the same version.
+        assert_eq!(call(&app, Method::GET, path, Who::Nobody, None).await.json["version"], version.as_str());
+        let checked_out = |version: &str, lines: Value| json!({ "version": version, "lines": lines });
+        let done = format!("{path}/checked-out");
+        let ordered = json!([{ "item_id": c.book, "quantity": 2 }]);
+        let answer = call(&app, Method::POST, &done, Who::Nobody, Some(checked_out(&version, ordered.clone()))).await;
+        assert_eq!((answer.status, answer.json.clone()), (StatusCode::NO_CONTENT, Value::Null));
         assert_problem(&call(&app, Method::GET, path, Who::Nobody, None).await, StatusCode::NOT_FOUND, None);
         let mine = call(&app, Method::GET, "/api/cart/", buyer, None).await;
         assert_eq!((mine.json["id"].clone(), mine.json["lines"].clone()), (Value::Null, json!([])));
-        // Only that cart: another customer's is untouched.
+        // Only that cart: another customer's is untouched, and a repeat changes nothing.
         let theirs = call(&app, Method::GET, "/api/cart/", other, None).await;
         assert_eq!(line(&theirs.json, &c.mobile)["quantity"], 1);
+        let again = call(&app, Method::POST, &done, Who::Nobody, Some(checked_out(&version, ordered))).await;
+        assert_eq!(again.status, StatusCode::NO_CONTENT);
 
-        // A retried checkout deletes again: still a 204.
-        assert_eq!(call(&app, Method::DELETE, path, Who::Nobody, None).await.status, StatusCode::NO_CONTENT);
-        let unknown_kind = call(&app, Method::DELETE, "/internal/cart/robot/x", Who::Nobody, None).await;
+        // The cart changed while the checkout ran: only what was ordered goes.
+        add(&app, buyer, "book", &c.book, 3).await;
+        let read = call(&app, Method::GET, path, Who::Nobody, None).await.json["version"].as_str().unwrap().to_string();
+        add(&app, buyer, "mobile", &c.mobile, 1).await;
+        let newer =
+            call(&app, Method::GET, path, Who::Nobody, None).await.json["version"].as_str().unwrap().to_string();
+        assert_ne!(read, newer);
+        let tidy = call(&app, Method::POST, &done, Who::Nobody, Some(checked_out(&read, json!([])))).await;
+        assert_eq!(tidy.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            call(&app, Method::GET, "/api/cart/", buyer, None).await.json["lines"].as_array().unwrap().len(),
+            2,
+            "a tidy-up leaves a changed cart alone"
+        );
+        let partly = json!([{ "item_id": c.book, "quantity": 2 }]);
+        call(&app, Method::POST, &done, Who::Nobody, Some(checked_out(&read, partly))).await;
+        let left = call(&app, Method::GET, "/api/cart/", buyer, None).await;
+        assert_eq!(line(&left.json, &c.book)["quantity"], 1);
+        assert_eq!(line(&left.json, &c.mobile)["quantity"], 1);
+
+        for bad in [
+            checked_out("", json!([])),
+            json!({ "version": "v", "lines": [{ "item_id": "x", "quantity": 0 }] }),
+            json!({ "version": "v" }),
+        ] {
+            let refused = call(&app, Method::POST, &done, Who::Nobody, Some(bad.clone())).await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        }
+        let unknown_kind = call(
+            &app,
+            Method::POST,
+            "/internal/cart/robot/x/checked-out",
+            Who::Nobody,
+            Some(checked_out("v", json!([]))),
+        )
+        .await;
         assert_problem(&unknown_kind, StatusCode::NOT_FOUND, None);
     }
 }

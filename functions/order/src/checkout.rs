@@ -11,6 +11,10 @@
 //!   a second reservation.
 //! - The priced order (the plan) is stored before the first reservation, so a
 //!   retry reserves exactly the same lines even if the cart changed meanwhile.
+//!   Storing it claims the version of the cart it was priced from: a second
+//!   checkout of the same cart under another key (a second click on "Place
+//!   order") is refused with a 409 before it reserves anything, and so is one
+//!   beyond the customer's limit of orders waiting for payment.
 //! - A refusal (out of stock, points short) is stored before anything is given
 //!   back, and the release of the lines reserved so far (`{order}:release:{item}`)
 //!   is repeated by retries until done; then the 409 is stored and replayed. A
@@ -24,7 +28,8 @@
 //!
 //! Failures before the plan is stored changed nothing anywhere: the claim is
 //! dropped, and the same key may be used again (for instance once the empty
-//! cart has items).
+//! cart has items). A checkout nobody finishes (its client gave up after a
+//! 503) is undone by the sweep once it is as old as an unpaid order may get.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -34,7 +39,7 @@ use shared::auth::CustomerType;
 use shared::error::{AppError, FieldErrors, PROBLEM_JSON};
 use shared::extract::JsonObject;
 use shared::ids::new_id;
-use shared::sql::now_secs;
+use shared::sql::{now_secs, rfc3339};
 use tokio::task::JoinSet;
 
 use crate::OrderState;
@@ -42,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::identity::Customer;
 use crate::model::{Benefits, Checkout, OrderLine, OrderStatus, line_total, parse_checkout, totals};
 use crate::peers::{self, Lookup, Stock};
-use crate::store::{CheckoutRow, Claim, Failure, Order, Phase};
+use crate::store::{CheckoutRow, Claim, Failure, Order, Phase, Planned};
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const MAX_KEY_BYTES: usize = 100;
@@ -126,15 +131,40 @@ pub async fn checkout(
     if row.phase == Phase::Started {
         let plan = match price(&state, &customer, &input, &row.order_id).await {
             Ok(plan) => plan,
-            Err(error) => {
-                if let Err(e) = state.store.drop_claim(&row).await {
-                    tracing::warn!(error = %e, "a failed checkout's claim was not dropped; it expires with its lease");
-                }
-                return Err(error);
-            }
+            Err(error) => return Err(drop_claim(&state, &row, error).await),
         };
-        if !state.store.save_plan(&row, &plan, now_secs()).await? {
-            return Err(busy());
+        let max_unpaid = i64::from(state.max_unpaid_orders);
+        match state.store.save_plan(&row, &plan, state.now(), max_unpaid).await? {
+            Planned::Saved => {}
+            Planned::Lost => return Err(busy()),
+            Planned::CartTaken { order_id, placed } => {
+                let refusal = if placed {
+                    // The cart should have been emptied then; a failed emptying is tidied now.
+                    if let Some(version) = &plan.cart_version
+                        && let Err(e) = peers::checked_out(&state, &customer.id, version, &[]).await
+                    {
+                        tracing::warn!(%order_id, error = %e, "a checked-out cart was not emptied");
+                    }
+                    format!(
+                        "this cart was already checked out as order `{order_id}`; add items to your cart to place \
+                         another order"
+                    )
+                } else {
+                    format!(
+                        "this cart is being checked out as order `{order_id}` by a request with another \
+                         Idempotency-Key; its answer is the order, or retry that request"
+                    )
+                };
+                return Err(drop_claim(&state, &row, Error::conflict(refusal)).await);
+            }
+            Planned::TooManyUnpaid(waiting) => {
+                let refusal = Error::conflict(format!(
+                    "you have {waiting} orders waiting for payment, the most a customer may have: pay or cancel one \
+                     first (an unpaid order expires {} minutes after checkout)",
+                    state.unpaid_expiry.as_secs() / 60
+                ));
+                return Err(drop_claim(&state, &row, refusal).await);
+            }
         }
         row.plan = Some(plan);
         row.phase = Phase::Reserving;
@@ -151,14 +181,23 @@ pub async fn checkout(
     }
 }
 
+/// Forgets a claim that changed nothing anywhere, answering `error`.
+async fn drop_claim(state: &OrderState, row: &CheckoutRow, error: Error) -> Error {
+    if let Err(e) = state.store.drop_claim(row).await {
+        tracing::warn!(error = %e, "a failed checkout's claim was not dropped; it expires with its lease");
+    }
+    error
+}
+
 /// Reads the cart, prices it with the items router and the caller's VIP
 /// benefits, and answers the order to place. Changes nothing anywhere. Stock is
 /// not judged here: only the reservation holds under concurrent checkouts.
 async fn price(state: &OrderState, customer: &Customer, input: &Checkout, order_id: &str) -> Result<Order> {
-    let cart = peers::cart_lines(state, &customer.id).await?;
-    if cart.is_empty() {
+    let Some(peers::Cart { lines: cart, version }) =
+        peers::cart(state, &customer.id).await?.filter(|cart| !cart.lines.is_empty())
+    else {
         return Err(Error::conflict("your cart is empty: add items to it before checking out"));
-    }
+    };
     let mut tasks = JoinSet::new();
     for (index, line) in cart.iter().enumerate() {
         let (state, item_id) = (state.clone(), line.item_id.clone());
@@ -247,6 +286,9 @@ async fn price(state: &OrderState, customer: &Customer, input: &Checkout, order_
         undo_pending: false,
         created_at: now,
         updated_at: now,
+        expires_at: None,
+        closed_at: None,
+        cart_version: Some(version),
     })
 }
 
@@ -269,6 +311,13 @@ async fn proceed(state: &OrderState, customer: &Customer, row: &mut CheckoutRow)
     if row.phase != Phase::Releasing {
         return Err(AppError::internal(format!("checkout of {} resumed in an unexpected phase", plan.id)).into());
     }
+    release(state, row).await
+}
+
+/// Gives back the stock a refused checkout reserved, then stores and answers
+/// its refusal (the same answer for every retry of its key).
+pub(crate) async fn release(state: &OrderState, row: &CheckoutRow) -> Result<Response> {
+    let plan = row.plan.clone().ok_or_else(|| AppError::internal("a checkout in progress has no plan"))?;
     let failure = row.failure.clone().ok_or_else(|| AppError::internal("a failed checkout has no failure"))?;
     for line in plan.lines.iter().take(failure.reserved) {
         let key = format!("{}:release:{}", plan.id, line.item_id);
@@ -311,15 +360,20 @@ async fn take(state: &OrderState, customer: &Customer, plan: &Order) -> Result<O
 
 /// Writes the order and the checkout's answer together, then empties the cart.
 async fn place(state: &OrderState, row: &CheckoutRow, plan: Order) -> Result<Response> {
-    let now = now_secs();
-    let order = Order { created_at: now, updated_at: now, ..plan };
+    let now = state.now();
+    let expires_at = now.saturating_add(state.unpaid_expiry_secs());
+    let order = Order { created_at: now, updated_at: now, expires_at: Some(expires_at), ..plan };
     let body = serde_json::to_string(&order.record()).map_err(AppError::internal)?;
     if !state.store.place(row, &order, &body, now).await? {
         return lost(state, row).await;
     }
-    tracing::info!(order_id = %order.id, customer_id = %order.customer_id, total = order.total, "order placed");
-    // The order stands whatever happens to the cart: a cart left full is only untidy.
-    if let Err(e) = peers::clear_cart(state, &order.customer_id).await {
+    tracing::info!(order_id = %order.id, customer_id = %order.customer_id, total = order.total,
+        expires_at = %rfc3339(expires_at), "order placed");
+    // The order stands whatever happens to the cart: its version is spent, so a
+    // cart left full cannot be ordered twice, and the next checkout of it tidies it.
+    if let Some(version) = &order.cart_version
+        && let Err(e) = peers::checked_out(state, &order.customer_id, version, &order.lines).await
+    {
         tracing::warn!(order_id = %order.id, error = %e, "the cart was not emptied after checkout");
     }
     Ok(stored(StatusCode::CREATED.as_u16(), body, false))

@@ -21,16 +21,19 @@ pub enum OrderStatus {
     Delivered,
     Cancelled,
     Refunded,
+    /// Not paid in time: its stock and points went back.
+    Expired,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 6] = [
+    pub const ALL: [OrderStatus; 7] = [
         OrderStatus::PendingPayment,
         OrderStatus::Paid,
         OrderStatus::Shipped,
         OrderStatus::Delivered,
         OrderStatus::Cancelled,
         OrderStatus::Refunded,
+        OrderStatus::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,7 +44,19 @@ impl OrderStatus {
             OrderStatus::Delivered => "delivered",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Refunded => "refunded",
+            OrderStatus::Expired => "expired",
         }
+    }
+
+    /// Whether the order still holds its stock: placed and not undone. A refunded
+    /// order keeps it, since its goods left the shop (staff restock what comes back).
+    pub fn holds_stock(self) -> bool {
+        !matches!(self, OrderStatus::Cancelled | OrderStatus::Expired)
+    }
+
+    /// Whether the order is over: nothing more is paid, shipped or undone for it.
+    pub fn is_closed(self) -> bool {
+        matches!(self, OrderStatus::Cancelled | OrderStatus::Expired | OrderStatus::Refunded)
     }
 
     pub fn parse(status: &str) -> Option<Self> {
@@ -208,6 +223,9 @@ pub struct OrderRecord {
     pub lines: Vec<OrderLine>,
     pub payment_id: Option<String>,
     pub shipment_id: Option<String>,
+    /// RFC 3339: while the order waits for payment, when it expires unpaid
+    /// (`UNPAID_ORDER_EXPIRY_MINS` after checkout); null otherwise.
+    pub expires_at: Option<String>,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339.

@@ -134,12 +134,21 @@ pub fn openapi() -> OpenApi {
             "redeem_points": 0
         })),
     )))
-    .response("201", order("The order, awaiting payment (also the answer replayed for the same key and body)"))
+    .response(
+        "201",
+        order(
+            "The order, awaiting payment until `expires_at` (`UNPAID_ORDER_EXPIRY_MINS`, 30, after checkout), \
+             after which it expires and its stock and points go back (also the answer replayed for the same key \
+             and body)",
+        ),
+    )
     .response(
         "409",
         problem_response(
-            "The cart is empty; an item is gone, unpriced, in another currency or out of stock; the points could not \
-             be redeemed; or the key is in use by a checkout in progress or was used for another body",
+            "The cart is empty; this cart (its current version) was already checked out, or is being, under another \
+             key; the customer has `MAX_UNPAID_ORDERS` (3) orders waiting for payment; an item is gone, unpriced, in \
+             another currency or out of stock; the points could not be redeemed; or the key is in use by a \
+             checkout in progress or was used for another body",
         ),
     )
     .response("413", problem_response("Body too large"))
@@ -166,24 +175,20 @@ pub fn openapi() -> OpenApi {
 
     let cancel = customer_op(
         "cancel_order",
-        "Cancel an order awaiting payment or paid: the stock is released, redeemed points come back and the \
-         payment is voided or refunded. Repeating it answers 200 and finishes anything left undone",
+        "Cancel an order awaiting payment or paid: its shipment is stopped, the stock is released, redeemed points \
+         come back and the payment is voided or refunded (a payment in progress is waited for). Repeating it \
+         answers 200 and finishes anything a 503 left undone",
     )
     .parameter(path_param("id", "Order id"))
     .response("200", order("The cancelled order"))
     .response("404", not_yours())
-    .response(
-        "409",
-        problem_response(
-            "The order is shipped, delivered or refunded; or another request is changing its payment (send it \
-             again to finish)",
-        ),
-    )
+    .response("409", problem_response("The order is shipped, delivered, refunded, or expired unpaid"))
     .response("502", peer_nonsense());
 
     let refund =
         with_common_errors(secured(OperationBuilder::new().tag(TAG).operation_id(Some("refund_order")).summary(Some(
-            "Staff: refund a shipped or delivered order: the payment is refunded and redeemed points come \
+            "Staff: refund a shipped or delivered order: its shipment is stopped, the payment is refunded (all \
+                 a partial refund left), redeemed points come back and the points its delivery earned are taken \
                  back. The stock is not restocked automatically. Repeating it answers 200",
         ))))
         .parameter(path_param("id", "Order id"))
@@ -191,13 +196,7 @@ pub fn openapi() -> OpenApi {
         .response("401", problem_response("No valid token"))
         .response("403", problem_response("Not staff"))
         .response("404", problem_response("No such order"))
-        .response(
-            "409",
-            problem_response(
-                "The order is not shipped or delivered; or another request is changing its payment (send it again \
-                 to finish)",
-            ),
-        )
+        .response("409", problem_response("The order is not shipped or delivered"))
         .response("502", peer_nonsense());
 
     let paths = PathsBuilder::new()

@@ -11,7 +11,7 @@ use shared::money::Currency;
 
 use crate::OrderState;
 use crate::error::{Error, Result};
-use crate::model::{Benefits, DeliveryOption, OrderRecord, ShippingAddress};
+use crate::model::{Benefits, DeliveryOption, OrderLine, OrderRecord, ShippingAddress};
 
 /// Ids go into peers' paths: only the characters ids are made of.
 pub fn valid_item_id(id: &str) -> bool {
@@ -98,25 +98,39 @@ pub struct CartLine {
     pub quantity: i64,
 }
 
+/// The customer's cart as stored: its lines, and the version they are of,
+/// which changes with every change to the cart.
 #[derive(Debug, Clone, Deserialize)]
-struct RawCart {
-    lines: Vec<CartLine>,
+pub struct Cart {
+    pub lines: Vec<CartLine>,
+    pub version: String,
 }
 
-/// The customer's cart lines as stored; empty when they have no cart.
-pub async fn cart_lines(state: &OrderState, customer_id: &str) -> Result<Vec<CartLine>> {
+/// The customer's cart; `None` when they have none.
+pub async fn cart(state: &OrderState, customer_id: &str) -> Result<Option<Cart>> {
     let uri = format!("/internal/cart/customer/{customer_id}");
     let answer = invoke(state, &state.functions.cart, "cart", request(Method::GET, &uri, None, None)?).await?;
     match answer.status() {
-        StatusCode::OK => Ok(answer.json::<RawCart>()?.lines),
-        StatusCode::NOT_FOUND => Ok(Vec::new()),
+        StatusCode::OK => {
+            let cart: Cart = answer.json()?;
+            if cart.version.is_empty() || cart.version.len() > 80 {
+                return Err(Error::BadGateway("the cart service answered a cart without a usable version".into()));
+            }
+            Ok(Some(cart))
+        }
+        StatusCode::NOT_FOUND => Ok(None),
         _ => Err(answer.unexpected()),
     }
 }
 
-pub async fn clear_cart(state: &OrderState, customer_id: &str) -> Result<()> {
-    let uri = format!("/internal/cart/customer/{customer_id}");
-    let answer = invoke(state, &state.functions.cart, "cart", request(Method::DELETE, &uri, None, None)?).await?;
+/// Tells the cart that its `version` became an order of `lines`: a cart still at
+/// that version is emptied; one changed since loses the ordered quantities
+/// only. With no lines, only a cart still at that version is emptied.
+pub async fn checked_out(state: &OrderState, customer_id: &str, version: &str, lines: &[OrderLine]) -> Result<()> {
+    let uri = format!("/internal/cart/customer/{customer_id}/checked-out");
+    let lines: Vec<Value> = lines.iter().map(|l| json!({ "item_id": l.item_id, "quantity": l.quantity })).collect();
+    let body = json!({ "version": version, "lines": lines });
+    let answer = invoke(state, &state.functions.cart, "cart", request(Method::POST, &uri, Some(body), None)?).await?;
     match answer.status() {
         StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
         _ => Err(answer.unexpected()),
@@ -228,17 +242,36 @@ pub async fn redeem_points(
     }
 }
 
-/// Gives points back (a positive `adjust` entry) once per `key`. `false` when
-/// the customer is no VIP member any more, so there is no balance to credit.
-pub async fn give_back_points(
+/// Gives back the points redeemed under `redeem_key`, once per `key`: the
+/// balance only, never lifetime points. `false` when there is nothing to give
+/// back (no such redeem, or the customer is no VIP member any more).
+pub async fn restore_points(
     state: &OrderState,
     customer_id: &str,
-    points: i64,
+    redeem_key: &str,
     reason: &str,
     key: &str,
 ) -> Result<bool> {
-    let body = json!({ "customer_id": customer_id, "points": points, "reason": reason, "idempotency_key": key });
-    let call = request(Method::POST, "/internal/vip/adjust", Some(body), None)?;
+    let body =
+        json!({ "customer_id": customer_id, "redeem_key": redeem_key, "reason": reason, "idempotency_key": key });
+    vip_undo(state, "/internal/vip/restore", body).await
+}
+
+/// Takes back the points earned under `earn_key`, once per `key`; an earn that
+/// has not happened yet never will. `false` when the customer is no VIP member.
+pub async fn revoke_points(
+    state: &OrderState,
+    customer_id: &str,
+    earn_key: &str,
+    reason: &str,
+    key: &str,
+) -> Result<bool> {
+    let body = json!({ "customer_id": customer_id, "earn_key": earn_key, "reason": reason, "idempotency_key": key });
+    vip_undo(state, "/internal/vip/revoke", body).await
+}
+
+async fn vip_undo(state: &OrderState, uri: &str, body: Value) -> Result<bool> {
+    let call = request(Method::POST, uri, Some(body), None)?;
     let answer = invoke(state, &state.functions.vip_customer, "VIP customer", call).await?;
     match answer.status() {
         StatusCode::OK | StatusCode::CREATED => Ok(true),
@@ -289,21 +322,38 @@ pub async fn create_shipment(state: &OrderState, order: &OrderRecord) -> Result<
     }
 }
 
-/// Asks paying to undo the order's payment (void or refund). `false` when the
-/// order has no payment, so there is nothing to undo.
-pub async fn refund_payment(state: &OrderState, order_id: &str, reason: &str) -> Result<bool> {
+/// Stops the order's shipment: nothing moves it on any more but its return.
+/// `false` when the order has no shipment (it was never paid).
+pub async fn stop_shipment(state: &OrderState, order_id: &str) -> Result<bool> {
+    let call = request(Method::POST, "/internal/shipments/stop", Some(json!({ "order_id": order_id })), None)?;
+    let answer = invoke(state, &state.functions.shipping, "shipping", call).await?;
+    match answer.status() {
+        StatusCode::OK => Ok(true),
+        StatusCode::NOT_FOUND => Ok(false),
+        _ => Err(answer.unexpected()),
+    }
+}
+
+/// What paying did when asked to undo an order's payment.
+pub enum PaymentUndo {
+    /// Voided or refunded (or nothing was left to give back).
+    Done,
+    /// The order has no payment.
+    None,
+    /// Another request is working on the payment right now (a payment being
+    /// made, say): ask again in a moment.
+    Busy(String),
+}
+
+/// Asks paying to undo the order's payment (void or refund).
+pub async fn refund_payment(state: &OrderState, order_id: &str, reason: &str) -> Result<PaymentUndo> {
     let body = json!({ "order_id": order_id, "reason": reason });
     let call = request(Method::POST, "/internal/payments/refund-order", Some(body), None)?;
     let answer = invoke(state, &state.functions.paying, "paying", call).await?;
     match answer.status() {
-        StatusCode::OK | StatusCode::CREATED => Ok(true),
-        StatusCode::NOT_FOUND => Ok(false),
-        // Another request holds the payment: the undo stays pending, and the
-        // caller's retry finishes it.
-        StatusCode::CONFLICT => Err(Error::conflict(format!(
-            "the payment could not be undone yet ({}); send the request again to finish",
-            answer.detail()
-        ))),
+        StatusCode::OK | StatusCode::CREATED => Ok(PaymentUndo::Done),
+        StatusCode::NOT_FOUND => Ok(PaymentUndo::None),
+        StatusCode::CONFLICT => Ok(PaymentUndo::Busy(answer.detail())),
         _ => Err(answer.unexpected()),
     }
 }

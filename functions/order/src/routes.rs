@@ -12,15 +12,15 @@ use shared::extract::{JsonObject, QueryPairs};
 use shared::http_app::{both_slashes, finish_documented};
 use shared::ids::has_prefix;
 use shared::pagination::{Page, PageRequest, RequestUrl};
-use shared::sql::now_secs;
 use utoipa::ToSchema;
 
 use crate::OrderState;
 use crate::checkout::checkout;
 use crate::error::{Error, Result};
 use crate::identity::Customer;
+use crate::lifecycle::{self, SweepReport, Undo, closing, expire_if_overdue, settle};
 use crate::model::{DeliveryOption, DeliveryOptions, OrderRecord, OrderStatus, parse_body};
-use crate::peers::{self, Stock};
+use crate::peers;
 use crate::store::{ListFilter, Order};
 
 pub fn router(state: OrderState) -> Router {
@@ -43,7 +43,8 @@ pub fn router(state: OrderState) -> Router {
     router = router
         .route("/internal/orders/{id}", get(internal_order))
         .route("/internal/orders/{id}/paid", post(paid))
-        .route("/internal/orders/{id}/status", post(set_status));
+        .route("/internal/orders/{id}/status", post(set_status))
+        .route("/internal/orders/sweep", post(sweep));
     finish_documented(router.with_state(state), &crate::openapi())
 }
 
@@ -57,8 +58,23 @@ async fn visible(state: &OrderState, customer: &Customer, id: &str) -> Result<Or
         return Err(no_order(id));
     }
     match state.store.order(id).await? {
-        Some(order) if customer.may_see(&order.customer_id) => Ok(order),
+        Some(order) if customer.may_see(&order.customer_id) => current(state, order).await,
         _ => Err(no_order(id)),
+    }
+}
+
+/// The order as it stands now: one whose time for payment ran out is expired
+/// here and now rather than at the next sweep, so nobody sees (or pays) an
+/// order that is no longer payable.
+async fn current(state: &OrderState, order: Order) -> Result<Order> {
+    if !order.is_overdue(state.now()) {
+        return Ok(order);
+    }
+    match expire_if_overdue(state, &order.id).await {
+        Ok(expired) => Ok(expired.unwrap_or(order)),
+        // Expired, but not all given back yet: the sweep finishes that.
+        Err(Error::App(AppError::Unavailable { .. })) => Ok(state.store.order(&order.id).await?.unwrap_or(order)),
+        Err(other) => Err(other),
     }
 }
 
@@ -103,51 +119,6 @@ async fn detail(
     Ok(Json(visible(&state, &customer, &id).await?.record()))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Undo {
-    Cancel,
-    Refund,
-}
-
-/// The calls a cancellation or refund owes other functions, each under a key
-/// made from the order id, so repeating them after a failure repeats nothing:
-/// the payment voided or refunded, redeemed points given back, and (for a
-/// cancellation) the reserved stock released. The order's status changed first,
-/// under its row lock, so a payment arriving meanwhile is refused (409) rather
-/// than shipped; `undo_pending` stays set until every call has succeeded, and a
-/// repeated cancel or refund finishes what is left.
-async fn settle(state: &OrderState, order: Order, undo: Undo) -> Result<Order> {
-    if !order.undo_pending {
-        return Ok(order);
-    }
-    let reason = match undo {
-        Undo::Cancel => format!("Order {} cancelled", order.id),
-        Undo::Refund => format!("Order {} refunded", order.id),
-    };
-    // Asked even for an unpaid order: a payment may have been made while the
-    // cancellation ran, and paying answers 404 when there is none.
-    if !peers::refund_payment(state, &order.id, &reason).await? && order.payment_id.is_some() {
-        tracing::error!(order_id = %order.id, "paying has no payment for an order that was paid");
-    }
-    if order.points_redeemed > 0 {
-        let key = format!("{}:points-back", order.id);
-        if !peers::give_back_points(state, &order.customer_id, order.points_redeemed, &reason, &key).await? {
-            tracing::error!(order_id = %order.id, customer_id = %order.customer_id, points = order.points_redeemed,
-                "redeemed points could not be given back: the customer is no VIP member any more");
-        }
-    }
-    if undo == Undo::Cancel {
-        for line in &order.lines {
-            let key = format!("{}:release:{}", order.id, line.item_id);
-            if let Stock::Refused(why) = peers::change_stock(state, &line.item_id, line.quantity, &key).await? {
-                tracing::warn!(order_id = %order.id, item_id = %line.item_id, %why, "stock not given back");
-            }
-        }
-    }
-    state.store.finish_undo(&order.id, now_secs()).await?;
-    Ok(state.store.order(&order.id).await?.unwrap_or(order))
-}
-
 async fn cancel(
     State(state): State<OrderState>,
     customer: Customer,
@@ -155,19 +126,20 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<OrderRecord>> {
     visible(&state, &customer, &id).await?;
-    let now = now_secs();
+    let now = state.now();
     let order = state
         .store
         .modify(&id, |order| match order.status {
             OrderStatus::Cancelled => Ok(None),
-            OrderStatus::PendingPayment | OrderStatus::Paid => {
-                Ok(Some(Order { status: OrderStatus::Cancelled, undo_pending: true, updated_at: now, ..order.clone() }))
-            }
+            OrderStatus::PendingPayment | OrderStatus::Paid => Ok(Some(closing(order, OrderStatus::Cancelled, now))),
             OrderStatus::Shipped | OrderStatus::Delivered => Err(Error::conflict(format!(
                 "order `{id}` is {} and can no longer be cancelled; staff can refund it",
                 order.status
             ))),
             OrderStatus::Refunded => Err(Error::conflict(format!("order `{id}` is refunded"))),
+            OrderStatus::Expired => Err(Error::conflict(format!(
+                "order `{id}` expired unpaid; its stock and points were given back already"
+            ))),
         })
         .await?
         .ok_or_else(|| no_order(&id))?;
@@ -178,20 +150,20 @@ async fn cancel(
 }
 
 /// Staff only. The goods went out, so the stock is not restocked automatically:
-/// staff restock what comes back through the catalog.
+/// staff restock what comes back through the catalog. The payment is refunded in
+/// full (whatever a partial refund left) and the points the delivery earned are
+/// taken back.
 async fn refund(
     State(state): State<OrderState>,
     Staff(staff): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<OrderRecord>> {
-    let now = now_secs();
+    let now = state.now();
     let order = state
         .store
         .modify(&id, |order| match order.status {
             OrderStatus::Refunded => Ok(None),
-            OrderStatus::Shipped | OrderStatus::Delivered => {
-                Ok(Some(Order { status: OrderStatus::Refunded, undo_pending: true, updated_at: now, ..order.clone() }))
-            }
+            OrderStatus::Shipped | OrderStatus::Delivered => Ok(Some(closing(order, OrderStatus::Refunded, now))),
             other => Err(Error::conflict(format!(
                 "order `{id}` is {other}: only shipped or delivered orders are refunded (cancel a pending or paid one)"
             ))),
@@ -205,7 +177,14 @@ async fn refund(
 }
 
 async fn internal_order(State(state): State<OrderState>, Path(id): Path<String>) -> Result<Json<OrderRecord>> {
-    Ok(Json(state.store.order(&id).await?.ok_or_else(|| no_order(&id))?.record()))
+    let order = state.store.order(&id).await?.ok_or_else(|| no_order(&id))?;
+    Ok(Json(current(&state, order).await?.record()))
+}
+
+/// Run by the schedule (deployed), the local server's background task, or by
+/// hand: see [`lifecycle::sweep`].
+async fn sweep(State(state): State<OrderState>) -> Json<SweepReport> {
+    Json(lifecycle::sweep(&state).await)
 }
 
 /// `POST /internal/orders/{id}/paid`.
@@ -236,10 +215,13 @@ async fn paid(
         errors.add("method", format!("must be one of {}", PAYMENT_METHODS.join(", ")));
     }
     errors.into_result()?;
-    let now = now_secs();
+    let now = state.now();
+    // The order's row lock decides between a payment and the expiry: whichever
+    // changes the order first wins, and the other is refused.
     let order = state
         .store
         .modify(&id, |order| match order.status {
+            OrderStatus::PendingPayment if order.is_overdue(now) => Ok(Some(closing(order, OrderStatus::Expired, now))),
             OrderStatus::PendingPayment => Ok(Some(Order {
                 status: OrderStatus::Paid,
                 payment_id: Some(payment_id.clone()),
@@ -247,14 +229,22 @@ async fn paid(
                 updated_at: now,
                 ..order.clone()
             })),
-            OrderStatus::Cancelled => {
-                Err(Error::conflict(format!("order `{id}` is cancelled: its payment is to be voided or refunded")))
-            }
+            OrderStatus::Cancelled | OrderStatus::Expired => Err(Error::conflict(format!(
+                "order `{id}` is {}: its payment is to be voided or refunded",
+                order.status
+            ))),
             _ if order.payment_id.as_deref() == Some(payment_id.as_str()) => Ok(None),
             _ => Err(Error::conflict(format!("order `{id}` is {} with another payment", order.status))),
         })
         .await?
         .ok_or_else(|| no_order(&id))?;
+    if order.status == OrderStatus::Expired {
+        tracing::info!(order_id = %id, %payment_id, "a payment came after the order expired; it is refused");
+        if let Err(e) = settle(&state, order, Undo::Expire).await {
+            tracing::warn!(order_id = %id, error = %e, "an expired order's stock and points go back at the next sweep");
+        }
+        return Err(Error::conflict(format!("order `{id}` expired unpaid: its payment is to be voided or refunded")));
+    }
     if order.status != OrderStatus::Paid || order.shipment_id.is_some() {
         return Ok(Json(order.record()));
     }
@@ -264,8 +254,14 @@ async fn paid(
         )),
         other => other,
     })?;
-    state.store.set_shipment(&id, &shipment_id, now_secs()).await?;
-    Ok(Json(state.store.order(&id).await?.unwrap_or(order).record()))
+    state.store.set_shipment(&id, &shipment_id, state.now()).await?;
+    let order = state.store.order(&id).await?.unwrap_or(order);
+    // Cancelled while its shipment was being made: the cancellation may have
+    // asked to stop it before it existed, so it is stopped here too.
+    if order.status.is_closed() {
+        peers::stop_shipment(&state, &id).await?;
+    }
+    Ok(Json(order.record()))
 }
 
 /// `POST /internal/orders/{id}/status`.
@@ -291,7 +287,7 @@ async fn set_status(
             return Err(AppError::Validation(errors).into());
         }
     };
-    let now = now_secs();
+    let now = state.now();
     let order = state
         .store
         .modify(&id, |order| match (order.status, target) {

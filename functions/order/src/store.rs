@@ -24,7 +24,7 @@ const MIGRATIONS: Migrations = Migrations { mysql: None, postgres: Some(&POSTGRE
 
 const ORDER_COLUMNS: &str = "id, customer_id, customer_type, status, currency, subtotal, discount, shipping_fee, \
      points_redeemed, total, delivery_option, shipping_address, payment_id, payment_method, shipment_id, \
-     undo_pending, created_at, updated_at";
+     undo_pending, created_at, updated_at, expires_at, closed_at, cart_version";
 const LINE_COLUMNS: &str = "order_id, position, item_type, item_id, name, quantity, unit_price, line_total";
 const CHECKOUT_COLUMNS: &str = "customer_id, idempotency_key, fingerprint, order_id, phase, attempt, lease_until, \
      plan, failure, response_status, response_body";
@@ -48,13 +48,27 @@ pub struct Order {
     pub payment_id: Option<String>,
     pub payment_method: Option<String>,
     pub shipment_id: Option<String>,
-    /// A cancellation or refund whose calls to other functions are not all done.
+    /// A cancellation, expiry or refund whose calls to other functions are not all done.
     pub undo_pending: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the order expires if it is still unpaid.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// When it was cancelled, expired or refunded.
+    #[serde(default)]
+    pub closed_at: Option<i64>,
+    /// The version of the cart it was made of.
+    #[serde(default)]
+    pub cart_version: Option<String>,
 }
 
 impl Order {
+    /// Still waiting for its payment at `now`, though its time is up.
+    pub fn is_overdue(&self, now: i64) -> bool {
+        self.status == OrderStatus::PendingPayment && self.expires_at.is_some_and(|at| at <= now)
+    }
+
     pub fn record(&self) -> OrderRecord {
         OrderRecord {
             id: self.id.clone(),
@@ -72,6 +86,10 @@ impl Order {
             lines: self.lines.clone(),
             payment_id: self.payment_id.clone(),
             shipment_id: self.shipment_id.clone(),
+            expires_at: self
+                .expires_at
+                .filter(|_| self.status == OrderStatus::PendingPayment)
+                .map(shared::sql::rfc3339),
             created_at: shared::sql::rfc3339(self.created_at),
             updated_at: shared::sql::rfc3339(self.updated_at),
         }
@@ -189,6 +207,9 @@ fn order_from_row(row: &AnyRow) -> Result<Order, sqlx::Error> {
         undo_pending: row.try_get::<i64, _>("undo_pending")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        expires_at: row.try_get("expires_at")?,
+        closed_at: row.try_get("closed_at")?,
+        cart_version: row.try_get("cart_version")?,
     })
 }
 
@@ -225,6 +246,54 @@ fn checkout_from_row(row: &AnyRow) -> Result<CheckoutRow, sqlx::Error> {
             _ => None,
         },
     })
+}
+
+/// What storing a checkout's plan found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Planned {
+    Saved,
+    /// Another checkout claimed this cart version; `placed` once its order exists.
+    CartTaken {
+        order_id: String,
+        placed: bool,
+    },
+    /// The customer has this many orders (or checkouts) waiting for payment.
+    TooManyUnpaid(i64),
+    /// Another attempt took this checkout over.
+    Lost,
+}
+
+/// One fenced change of a checkout row: only while `attempt` holds it and it
+/// is in `phase`. False when another attempt took it over.
+async fn fenced<'e, E>(executor: E, row: &CheckoutRow, phase: Phase, set: &str, values: Vec<Bind>) -> AppResult<bool>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let n = values.len();
+    let sql = format!(
+        "UPDATE checkouts SET {set} WHERE customer_id = ${} AND idempotency_key = ${} AND attempt = ${} \
+         AND phase = ${}",
+        n + 1,
+        n + 2,
+        n + 3,
+        n + 4
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for value in values {
+        query = match value {
+            Bind::Text(text) => query.bind(text),
+            Bind::Int(n) => query.bind(n),
+        };
+    }
+    let done = query
+        .bind(&row.customer_id)
+        .bind(&row.key)
+        .bind(&row.attempt)
+        .bind(phase.as_str())
+        .execute(executor)
+        .await
+        .map_err(sqlx_error)?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub struct Store {
@@ -340,37 +409,71 @@ impl Store {
     /// One fenced change of a checkout row: only while `attempt` holds it and it
     /// is in `phase`. False when another attempt took it over.
     async fn fenced(&self, row: &CheckoutRow, phase: Phase, set: &str, values: Vec<Bind>) -> AppResult<bool> {
-        let n = values.len();
-        let sql = format!(
-            "UPDATE checkouts SET {set} WHERE customer_id = ${} AND idempotency_key = ${} AND attempt = ${} \
-             AND phase = ${}",
-            n + 1,
-            n + 2,
-            n + 3,
-            n + 4
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for value in values {
-            query = match value {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(n) => query.bind(n),
-            };
-        }
-        let done = query
-            .bind(&row.customer_id)
-            .bind(&row.key)
-            .bind(&row.attempt)
-            .bind(phase.as_str())
-            .execute(self.pool().await?)
-            .await
-            .map_err(sqlx_error)?;
-        Ok(done.rows_affected() == 1)
+        fenced(self.pool().await?, row, phase, set, values).await
     }
 
-    /// Stores the priced order before any stock is taken for it.
-    pub async fn save_plan(&self, row: &CheckoutRow, plan: &Order, now: i64) -> AppResult<bool> {
+    /// Stores the priced order before any stock is taken for it, claiming the
+    /// cart version it was priced from, unless another checkout claimed that
+    /// version or the customer has `max_unpaid` orders (and checkouts) waiting
+    /// for payment already (unexpired at `now`, the order service's clock). One
+    /// customer's claims are made one at a time.
+    pub async fn save_plan(&self, row: &CheckoutRow, plan: &Order, now: i64, max_unpaid: i64) -> AppResult<Planned> {
+        let version = plan.cart_version.clone().ok_or_else(|| AppError::internal("a plan without its cart version"))?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO checkout_customers (customer_id) VALUES ($1) ON CONFLICT (customer_id) DO NOTHING")
+            .bind(&plan.customer_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        let lock = format!(
+            "SELECT customer_id FROM checkout_customers WHERE customer_id = $1{}",
+            self.db.engine().for_update()
+        );
+        sqlx::query(AssertSqlSafe(lock)).bind(&plan.customer_id).fetch_one(&mut *tx).await.map_err(sqlx_error)?;
+        let taken = sqlx::query(
+            "SELECT c.order_id, (SELECT COUNT(*) FROM orders o WHERE o.id = c.order_id) AS placed \
+             FROM cart_checkouts c WHERE c.customer_id = $1 AND c.cart_version = $2",
+        )
+        .bind(&plan.customer_id)
+        .bind(&version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
+        if let Some(taken) = taken {
+            let order_id: String = taken.try_get("order_id").map_err(sqlx_error)?;
+            let placed = taken.try_get::<i64, _>("placed").map_err(sqlx_error)? > 0;
+            return Ok(Planned::CartTaken { order_id, placed });
+        }
+        let waiting: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM orders WHERE customer_id = $1 AND status = 'pending_payment' \
+             AND expires_at > $2) + (SELECT COUNT(*) FROM cart_checkouts c WHERE c.customer_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = c.order_id)) AS n",
+        )
+        .bind(&plan.customer_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .and_then(|r| r.try_get("n"))
+        .map_err(sqlx_error)?;
+        if waiting >= max_unpaid {
+            return Ok(Planned::TooManyUnpaid(waiting));
+        }
+        sqlx::query(
+            "INSERT INTO cart_checkouts (customer_id, cart_version, order_id, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&plan.customer_id)
+        .bind(&version)
+        .bind(&plan.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
         let set = "phase = 'reserving', plan = $1, updated_at = $2";
-        self.fenced(row, Phase::Started, set, vec![Bind::Text(to_json(plan)?), Bind::Int(now)]).await
+        if !fenced(&mut *tx, row, Phase::Started, set, vec![Bind::Text(to_json(plan)?), Bind::Int(now)]).await? {
+            return Ok(Planned::Lost);
+        }
+        tx.commit().await.map_err(sqlx_error)?;
+        Ok(Planned::Saved)
     }
 
     /// Records that the checkout failed and must give back what it took.
@@ -379,11 +482,70 @@ impl Store {
         self.fenced(row, Phase::Reserving, set, vec![Bind::Text(to_json(failure)?), Bind::Int(now)]).await
     }
 
-    /// Stores the final answer of a failed checkout, for replays.
+    /// Stores the final answer of a failed checkout, for replays, and gives its
+    /// cart version back: the same cart may be checked out again.
     pub async fn finish_failed(&self, row: &CheckoutRow, status: u16, body: &str, now: i64) -> AppResult<bool> {
+        let mut tx = self.begin_write().await?;
         let set = "phase = 'done', lease_until = 0, response_status = $1, response_body = $2, updated_at = $3";
         let values = vec![Bind::Int(i64::from(status)), Bind::Text(body.to_string()), Bind::Int(now)];
-        self.fenced(row, Phase::Releasing, set, values).await
+        if !fenced(&mut *tx, row, Phase::Releasing, set, values).await? {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM cart_checkouts WHERE order_id = $1")
+            .bind(&row.order_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)?;
+        Ok(true)
+    }
+
+    /// Takes over a checkout whose lease ran out (the sweep undoing an abandoned
+    /// one); the row as this new attempt holds it, or `None` when someone else
+    /// got it first.
+    pub async fn take_over(
+        &self,
+        row: &CheckoutRow,
+        attempt: &str,
+        now: i64,
+        lease_secs: i64,
+    ) -> AppResult<Option<CheckoutRow>> {
+        let lease_until = now.saturating_add(lease_secs);
+        let taken = sqlx::query(
+            "UPDATE checkouts SET attempt = $1, lease_until = $2, updated_at = $3 \
+             WHERE customer_id = $4 AND idempotency_key = $5 AND attempt = $6 AND phase <> 'done' AND lease_until < $7",
+        )
+        .bind(attempt)
+        .bind(lease_until)
+        .bind(now)
+        .bind(&row.customer_id)
+        .bind(&row.key)
+        .bind(&row.attempt)
+        .bind(now)
+        .execute(self.pool().await?)
+        .await
+        .map_err(sqlx_error)?;
+        Ok((taken.rows_affected() == 1).then(|| CheckoutRow {
+            attempt: attempt.to_string(),
+            lease_until,
+            ..row.clone()
+        }))
+    }
+
+    /// Checkouts not finished, not held by anyone, and begun before `begun_before`.
+    pub async fn abandoned(&self, now: i64, begun_before: i64, limit: i64) -> AppResult<Vec<CheckoutRow>> {
+        let sql = format!(
+            "SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE phase <> 'done' AND lease_until < $1 AND created_at < $2 \
+             ORDER BY created_at LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(now)
+            .bind(begun_before)
+            .bind(limit)
+            .fetch_all(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        rows.iter().map(checkout_from_row).collect::<Result<_, _>>().map_err(sqlx_error)
     }
 
     /// Lets the next retry continue at once (after a peer failed) instead of
@@ -440,7 +602,7 @@ impl Store {
         }
         let sql = format!(
             "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18)"
+             $15, $16, $17, $18, $19, $20, $21)"
         );
         let address = order.shipping_address.as_ref().map(to_json).transpose()?;
         sqlx::query(AssertSqlSafe(sql))
@@ -462,6 +624,9 @@ impl Store {
             .bind(i64::from(order.undo_pending))
             .bind(order.created_at)
             .bind(order.updated_at)
+            .bind(order.expires_at)
+            .bind(order.closed_at)
+            .bind(order.cart_version.clone())
             .execute(&mut *tx)
             .await
             .map_err(sqlx_error)?;
@@ -574,7 +739,7 @@ impl Store {
         };
         sqlx::query(
             "UPDATE orders SET status = $1, payment_id = $2, payment_method = $3, shipment_id = $4, \
-             undo_pending = $5, updated_at = $6 WHERE id = $7",
+             undo_pending = $5, updated_at = $6, closed_at = $7 WHERE id = $8",
         )
         .bind(changed.status.as_str())
         .bind(changed.payment_id.clone())
@@ -582,6 +747,7 @@ impl Store {
         .bind(changed.shipment_id.clone())
         .bind(i64::from(changed.undo_pending))
         .bind(changed.updated_at)
+        .bind(changed.closed_at)
         .bind(id)
         .execute(&mut *tx)
         .await
@@ -611,6 +777,82 @@ impl Store {
             .await
             .map_err(sqlx_error)?;
         Ok(())
+    }
+
+    /// Ids of orders still waiting for payment whose time was up at `now`, the
+    /// longest overdue first.
+    pub async fn overdue(&self, now: i64, limit: i64) -> AppResult<Vec<String>> {
+        self.ids(
+            "SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at <= $1 ORDER BY expires_at, id \
+             LIMIT $2",
+            now,
+            limit,
+        )
+        .await
+    }
+
+    /// Ids of orders whose cancellation, expiry or refund still owes calls to
+    /// other functions and was last tried before `before`.
+    pub async fn pending_undos(&self, before: i64, limit: i64) -> AppResult<Vec<String>> {
+        self.ids(
+            "SELECT id FROM orders WHERE undo_pending = 1 AND updated_at < $1 ORDER BY updated_at, id LIMIT $2",
+            before,
+            limit,
+        )
+        .await
+    }
+
+    async fn ids(&self, sql: &'static str, bound: i64, limit: i64) -> AppResult<Vec<String>> {
+        let rows = sqlx::query(sql).bind(bound).bind(limit).fetch_all(self.pool().await?).await.map_err(sqlx_error)?;
+        rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>().map_err(sqlx_error)
+    }
+
+    // ---- for the invariant checker -------------------------------------------------
+
+    /// Up to `limit` orders with their lines, by id, after `after` (a page of all).
+    pub async fn orders_after(&self, after: &str, limit: i64) -> AppResult<Vec<Order>> {
+        let pool = self.pool().await?;
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(after).bind(limit).fetch_all(pool).await.map_err(sqlx_error)?;
+        let mut orders = rows.iter().map(order_from_row).collect::<Result<Vec<_>, _>>().map_err(sqlx_error)?;
+        if let (Some(first), Some(last)) = (orders.first(), orders.last()) {
+            let sql = format!(
+                "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id >= $1 AND order_id <= $2 \
+                 ORDER BY order_id, position"
+            );
+            let lines = sqlx::query(AssertSqlSafe(sql))
+                .bind(first.id.clone())
+                .bind(last.id.clone())
+                .fetch_all(pool)
+                .await
+                .map_err(sqlx_error)?;
+            for row in &lines {
+                let (order_id, line) = line_from_row(row).map_err(sqlx_error)?;
+                if let Some(order) = orders.iter_mut().find(|o| o.id == order_id) {
+                    order.lines.push(line);
+                }
+            }
+        }
+        Ok(orders)
+    }
+
+    /// Every claimed cart version: (customer, version, order id).
+    pub async fn cart_claims(&self) -> AppResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query("SELECT customer_id, cart_version, order_id FROM cart_checkouts ORDER BY order_id")
+            .fetch_all(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("customer_id")?, r.try_get("cart_version")?, r.try_get("order_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(sqlx_error)
+    }
+
+    /// Checkouts not answered yet (in progress, or waiting for a retry or the sweep).
+    pub async fn open_checkouts(&self) -> AppResult<Vec<CheckoutRow>> {
+        let sql = format!("SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE phase <> 'done' ORDER BY created_at");
+        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(self.pool().await?).await.map_err(sqlx_error)?;
+        rows.iter().map(checkout_from_row).collect::<Result<_, _>>().map_err(sqlx_error)
     }
 }
 
@@ -648,6 +890,9 @@ mod tests {
             undo_pending: false,
             created_at: 100,
             updated_at: 100,
+            expires_at: Some(1_900),
+            closed_at: None,
+            cart_version: Some("cart_1.1".into()),
         }
     }
 
@@ -662,7 +907,7 @@ mod tests {
         assert_eq!((first.phase, first.order_id.as_str()), (Phase::Started, "order_A"));
         assert!(matches!(claim(&store, "f", "order_B", "attempt_2", 1_010).await, Claim::Busy));
         assert!(matches!(claim(&store, "other", "order_B", "attempt_2", 1_010).await, Claim::KeyReused));
-        assert!(store.save_plan(&first, &order("order_A"), 1_001).await.unwrap());
+        assert_eq!(store.save_plan(&first, &order("order_A"), 1_001, 3).await.unwrap(), Planned::Saved);
 
         // The first attempt died; after its lease a retry continues the same order.
         let Claim::Owned(second) = claim(&store, "f", "order_C", "attempt_3", 1_061).await else { panic!() };
@@ -690,7 +935,7 @@ mod tests {
         store.drop_claim(&first).await.unwrap();
         let Claim::Owned(second) = claim(&store, "g", "order_B", "attempt_2", 1_001).await else { panic!() };
         assert_eq!(second.order_id, "order_B", "a dropped claim leaves nothing behind");
-        store.save_plan(&second, &order("order_B"), 1_002).await.unwrap();
+        assert_eq!(store.save_plan(&second, &order("order_B"), 1_002, 3).await.unwrap(), Planned::Saved);
         store.release_lease(&second).await.unwrap();
         let Claim::Owned(third) = claim(&store, "g", "order_C", "attempt_3", 1_003).await else { panic!() };
         assert_eq!((third.order_id.as_str(), third.phase), ("order_B", Phase::Reserving));
@@ -704,5 +949,46 @@ mod tests {
         assert_eq!((row.phase, row.failure), (Phase::Releasing, Some(failure)));
         assert!(store.finish_failed(&third, 409, "{\"status\":409}", 1_005).await.unwrap());
         assert!(matches!(claim(&store, "g", "order_D", "attempt_4", 1_006).await, Claim::Replay { status: 409, .. }));
+        assert!(store.cart_claims().await.unwrap().is_empty(), "a refused checkout gives its cart version back");
+    }
+
+    #[tokio::test]
+    async fn a_cart_version_is_claimed_once_and_unpaid_orders_are_capped() {
+        let store = Store::new(&temp_sqlite_url("order_cart_claims"), 2).unwrap();
+        let key_claim = |key: &'static str, order_id: &'static str| {
+            let store = &store;
+            async move {
+                match store.claim("cust_1", key, "f", order_id, &format!("attempt_{key}"), 1_000, 60).await.unwrap() {
+                    Claim::Owned(row) => *row,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        let first = key_claim("k1", "order_A").await;
+        let second = key_claim("k2", "order_B").await;
+        assert_eq!(store.save_plan(&first, &order("order_A"), 1_001, 2).await.unwrap(), Planned::Saved);
+        let taken = store.save_plan(&second, &order("order_B"), 1_001, 2).await.unwrap();
+        assert_eq!(taken, Planned::CartTaken { order_id: "order_A".into(), placed: false });
+        assert!(store.place(&first, &order("order_A"), "{}", 1_002).await.unwrap());
+        let taken = store.save_plan(&second, &order("order_B"), 1_003, 2).await.unwrap();
+        assert_eq!(taken, Planned::CartTaken { order_id: "order_A".into(), placed: true });
+
+        // Another cart version: one order waits for payment, one checkout runs, and that is the cap.
+        let other_cart = |id: &str, version: &str| Order { cart_version: Some(version.into()), ..order(id) };
+        assert_eq!(
+            store.save_plan(&second, &other_cart("order_B", "cart_1.2"), 1_003, 2).await.unwrap(),
+            Planned::Saved
+        );
+        let third = key_claim("k3", "order_C").await;
+        let refused = store.save_plan(&third, &other_cart("order_C", "cart_1.3"), 1_003, 2).await.unwrap();
+        assert_eq!(refused, Planned::TooManyUnpaid(2));
+        // Once the first order's time is up it no longer counts.
+        assert_eq!(
+            store.save_plan(&third, &other_cart("order_C", "cart_1.3"), 1_900, 2).await.unwrap(),
+            Planned::Saved
+        );
+        assert_eq!(store.overdue(1_900, 10).await.unwrap(), ["order_A"]);
+        assert!(store.overdue(1_899, 10).await.unwrap().is_empty());
+        assert_eq!(store.cart_claims().await.unwrap().len(), 3);
     }
 }

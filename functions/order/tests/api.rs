@@ -471,7 +471,8 @@ async fn cancelling_gives_back_stock_points_and_payment_once() {
         );
         assert_eq!(w.shipping.calls_for(&id), 0);
 
-        // Paying down: the order is cancelled at once; a repeat finishes the rest once.
+        // Paying down: the order is cancelled at once, its stock and points go back
+        // at once too (they wait for nothing), and a repeat voids the payment once.
         w.add_to_cart(&vera, "mobile", &c.mobile, 2).await;
         let body = json!({ "delivery_option": "pickup", "redeem_points": 100 });
         let second = w.checkout(&vera, "v-2", body).await.id();
@@ -483,7 +484,7 @@ async fn cancelling_gives_back_stock_points_and_payment_once() {
         assert!(stuck.headers.contains_key("retry-after"));
         let read = w.get(&format!("/api/orders/{second}"), Some(&vera)).await;
         assert_eq!(read.json["status"], "cancelled", "no payment or shipment can slip in meanwhile");
-        assert_eq!((w.stock(&c.mobile).await, w.vip_balance("cust_vera").await), (3, 5900));
+        assert_eq!((w.stock(&c.mobile).await, w.vip_balance("cust_vera").await), (5, 6000));
         w.paying.set_down(false);
         let finished = w.post(&format!("/api/orders/{second}/cancel"), Some(&vera), None).await;
         assert_eq!(finished.status, StatusCode::OK, "{}", finished.text);

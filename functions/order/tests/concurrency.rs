@@ -78,23 +78,29 @@ async fn a_refused_line_gives_back_the_lines_reserved_before_it() {
     }
 }
 
+/// A VIP checkout of two lines with points, cut off by the VIP service failing
+/// after the stock was reserved: a 503, and a half-made checkout under `key`.
+/// The VIP service stays down.
+async fn half_made_checkout(w: &World, key: &str) -> (common::Catalog, String, serde_json::Value) {
+    let c = w.catalog().await;
+    w.vip_member("cust_vera", 1000).await;
+    let vera = vip_token("cust_vera");
+    w.add_to_cart(&vera, "book", &c.book, 2).await;
+    w.add_to_cart(&vera, "mobile", &c.mobile, 1).await;
+    let body = json!({ "delivery_option": "pickup", "redeem_points": 300 });
+    w.redeem_down.store(true, Ordering::SeqCst);
+    let failed = w.checkout(&vera, key, body.clone()).await;
+    assert_problem(&failed, StatusCode::SERVICE_UNAVAILABLE, None);
+    assert!(failed.headers.contains_key("retry-after"));
+    assert_eq!((w.stock(&c.book).await, w.stock(&c.mobile).await), (8, 4), "reserved, not yet sold");
+    (c, vera, body)
+}
+
 #[tokio::test]
 async fn a_retry_after_a_failed_peer_finishes_the_same_checkout_once() {
     for url in transaction_store_urls("order_converge").await {
         let w = World::new(&url, "order_converge").await;
-        let c = w.catalog().await;
-        w.vip_member("cust_vera", 1000).await;
-        let vera = vip_token("cust_vera");
-        w.add_to_cart(&vera, "book", &c.book, 2).await;
-        w.add_to_cart(&vera, "mobile", &c.mobile, 1).await;
-        let body = json!({ "delivery_option": "pickup", "redeem_points": 300 });
-
-        // The VIP service fails after the stock was reserved: 503, a half-made checkout.
-        w.redeem_down.store(true, Ordering::SeqCst);
-        let failed = w.checkout(&vera, "retry-me", body.clone()).await;
-        assert_problem(&failed, StatusCode::SERVICE_UNAVAILABLE, None);
-        assert!(failed.headers.contains_key("retry-after"));
-        assert_eq!((w.stock(&c.book).await, w.stock(&c.mobile).await), (8, 4), "reserved, not yet sold");
+        let (c, vera, body) = half_made_checkout(&w, "retry-me").await;
         assert_eq!(w.vip_balance("cust_vera").await, 1000);
         assert_eq!(w.get("/api/orders/", Some(&vera)).await.json["count"], 0);
 
@@ -233,5 +239,33 @@ async fn mixed_carts_checkouts_and_cancels_never_oversell_or_lose_points() {
             let redeemed: i64 = kept.iter().map(|o| o["points_redeemed"].as_i64().unwrap()).sum();
             assert_eq!(w.vip_balance(vip).await, 1_000 - redeemed, "{vip}");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_sweep_undoes_a_checkout_its_client_never_finished() {
+    for url in transaction_store_urls("order_abandoned").await {
+        let w = World::new(&url, "order_abandoned").await;
+        let (c, vera, body) = half_made_checkout(&w, "gave-up").await;
+        w.redeem_down.store(false, Ordering::SeqCst);
+        // Another click meanwhile is told the cart is being checked out.
+        let other = w.checkout(&vera, "second-click", body.clone()).await;
+        assert_problem(&other, StatusCode::CONFLICT, None);
+
+        // The client never comes back. Within the payment window the sweep leaves it alone.
+        let state = w.state();
+        assert_eq!(state.sweep().await, order::SweepReport::default());
+        w.clock.advance(31 * 60);
+        let swept = state.sweep().await;
+        assert_eq!(swept.abandoned, 1, "{swept:?}");
+        assert_eq!((w.stock(&c.book).await, w.stock(&c.mobile).await), (10, 5), "everything went back");
+        assert_eq!(w.vip_balance("cust_vera").await, 1000);
+        assert_eq!(state.sweep().await, order::SweepReport::default(), "once");
+        // The client's key now answers that nothing was ordered; the cart checks out anew.
+        let late = w.checkout(&vera, "gave-up", body.clone()).await;
+        assert_problem(&late, StatusCode::CONFLICT, None);
+        assert!(late.json["detail"].as_str().unwrap().contains("never finished"), "{}", late.text);
+        assert_eq!(w.checkout(&vera, "new-key", body).await.status, StatusCode::CREATED);
+        assert_eq!(w.vip_balance("cust_vera").await, 700);
     }
 }

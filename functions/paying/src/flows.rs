@@ -549,6 +549,9 @@ pub async fn staff_refund(
     exists(state, id).await?;
     let mut p = lease(state, id).await?;
     guarded(state, id, async {
+        if !p.refunds.iter().any(|r| r.idempotency_key == key) {
+            agrees_with_order(state, &p, amount).await?;
+        }
         let plan = RefundPlan { key, requested_amount: amount, reason, internal: false };
         let refund = refund(state, &mut p, &plan).await?;
         finish(state, &mut p).await?;
@@ -556,6 +559,44 @@ pub async fn staff_refund(
         Ok(render(i64::from(StatusCode::CREATED.as_u16()), &body))
     })
     .await
+}
+
+/// A refund through paying must leave the payment telling the order's story.
+/// While the order is open (not cancelled, expired or refunded), giving back
+/// everything the payment still holds (a void, or a refund of all that is
+/// left) would leave a paid order with no money behind it, whose shipment goes
+/// on: that is the order's to do, since cancelling or refunding it also stops
+/// the shipment and gives stock or points back. Partial refunds (a goodwill
+/// credit, a part returned) keep the payment live and are the payment's own.
+async fn agrees_with_order(state: &PayingState, p: &PaymentRecord, amount: Option<i64>) -> PayResult<()> {
+    let Some(order) = peers::order(state, &p.order_id).await? else { return Ok(()) };
+    if matches!(order.status.as_str(), "cancelled" | "expired" | "refunded") {
+        return Ok(());
+    }
+    // Amounts beyond what is left, and payments with nothing left, are refused
+    // by the refund itself, as they would be whatever the order's status.
+    let rest = p.captured_amount - p.refunded_amount - p.reserved();
+    let everything = match p.state {
+        PaymentState::Captured | PaymentState::PartiallyRefunded => rest > 0 && amount.is_none_or(|a| a == rest),
+        PaymentState::Authorized | PaymentState::Pending => amount.is_none_or(|a| a == p.amount),
+        _ => false,
+    };
+    if !everything {
+        return Ok(());
+    }
+    let (id, status) = (&order.id, &order.status);
+    let how = match status.as_str() {
+        "pending_payment" | "paid" => format!("cancel the order (POST /api/orders/{id}/cancel)"),
+        _ => format!("refund the order (POST /api/orders/{id}/refund)"),
+    };
+    let partial =
+        if rest > 1 { format!("; a partial refund (an amount below {rest}) can be made here") } else { String::new() };
+    Err(AppError::Conflict(format!(
+        "order `{id}` is {status} and payment `{}` is all the money it has: to give it all back, {how}, which also \
+         stops its shipment and gives back stock or points{partial}",
+        p.id
+    ))
+    .into())
 }
 
 /// `POST /internal/payments/refund-order`: undoes the order's payment entirely.
@@ -682,7 +723,8 @@ async fn execute_refund(
                 format!("{}:points-back:{}", p.id, refund.id)
             };
             let reason = format!("points back for payment {}", p.id);
-            peers::give_points_back(state, &p.customer_id, refund.amount, &reason, &key).await?;
+            let redeem_key = format!("{}:points", p.id);
+            peers::give_points_back(state, &p.customer_id, &redeem_key, refund.amount, &reason, &key).await?;
             None
         }
         // Cash not yet collected, or handed back at the counter: nothing to ask anyone.

@@ -50,7 +50,7 @@ pub struct Config {
     pub max_connections: u32,
     /// The function that answers `/internal/orders/...`.
     pub order_function: String,
-    /// The function that answers points redeems and `/internal/vip/adjust`.
+    /// The function that answers points redeems and `/internal/vip/restore`.
     pub vip_function: String,
     /// The function that holds accounts, asked before every payment (`shared::accounts`).
     pub registered_function: String,

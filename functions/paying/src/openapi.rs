@@ -216,7 +216,10 @@ pub fn openapi() -> OpenApi {
                     .description(Some(
                         "A captured payment is refunded by `amount` (default: all not yet refunded) and becomes \
                          `partially_refunded` or `refunded`; points go back to the customer's balance. An \
-                         authorized card (or pending cash on delivery) is voided, in full only.",
+                         authorized card (or pending cash on delivery) is voided, in full only. While the order \
+                         is open (not cancelled, expired or refunded), giving back all that is left (a void, or a \
+                         refund of the rest) is refused: cancel or refund the order instead, which also stops \
+                         its shipment and gives back its stock or points.",
                     ))
                     .parameter(path_param("id", "Payment id"))
                     .parameter(idempotency_key("refund"))
@@ -230,8 +233,9 @@ pub fn openapi() -> OpenApi {
                     .response(
                         "409",
                         problem_response(
-                            "Nothing to refund (declined, failed, voided, refunded); key reused; or another \
-                             request is changing the payment",
+                            "Nothing to refund (declined, failed, voided, refunded); all that is left of an \
+                             open order's payment (cancel or refund the order); key reused; or another request is \
+                             changing the payment",
                         ),
                     )
                     .response("413", problem_response("Body too large"))

@@ -149,16 +149,20 @@ pub async fn redeem_points(
     }
 }
 
-/// Gives points back (`POST /internal/vip/adjust`); the key makes a retry a replay.
+/// Gives back `points` of the redeem made under `redeem_key`
+/// (`POST /internal/vip/restore`): the balance only, never lifetime points, and
+/// never more than the redeem took. The key makes a retry a replay.
 pub async fn give_points_back(
     state: &PayingState,
     customer_id: &str,
+    redeem_key: &str,
     points: i64,
     reason: &str,
     key: &str,
 ) -> PayResult<()> {
-    let body = json!({ "customer_id": customer_id, "points": points, "reason": reason, "idempotency_key": key });
-    let request = post_json("/internal/vip/adjust", &body)?;
+    let body = json!({ "customer_id": customer_id, "redeem_key": redeem_key, "points": points, "reason": reason,
+        "idempotency_key": key });
+    let request = post_json("/internal/vip/restore", &body)?;
     let response = invoke(state, &state.vip_function, "VIP customer", request).await?;
     match response.status() {
         StatusCode::OK | StatusCode::CREATED => Ok(()),

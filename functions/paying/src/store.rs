@@ -313,6 +313,12 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let rows = query.bind(limit).bind(offset).fetch_all(pool).await.map_err(sqlx_error)?;
+        let payments = self.with_all_refunds(&rows).await?;
+        Ok((payments, u64::try_from(total).unwrap_or_default()))
+    }
+
+    /// The payments of `rows`, each with its refunds (one query for all).
+    async fn with_all_refunds(&self, rows: &[AnyRow]) -> AppResult<Vec<PaymentRecord>> {
         let mut payments: Vec<PaymentRecord> =
             rows.iter().map(payment).collect::<Result<_, _>>().map_err(sqlx_error)?;
         let ids: Vec<String> = payments.iter().map(|p| p.id.clone()).collect();
@@ -321,7 +327,20 @@ impl Store {
                 p.refunds.push(r);
             }
         }
-        Ok((payments, u64::try_from(total).unwrap_or_default()))
+        Ok(payments)
+    }
+
+    /// Up to `limit` payments with their refunds, by id, after `after` (a page
+    /// of all, for audits).
+    pub async fn payments_after(&self, after: &str, limit: i64) -> AppResult<Vec<PaymentRecord>> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        self.with_all_refunds(&rows).await
     }
 
     /// Records a refund before the processor is asked; false when the key was used already.

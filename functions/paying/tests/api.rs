@@ -521,13 +521,26 @@ async fn staff_capture_refund_and_void() {
                 Some(field),
             );
         }
+        // All that is left, while the order is open, goes through the order: that
+        // also stops its shipment. Once the order is refunded it may go here.
+        for (status, how) in [("paid", "cancel the order"), ("shipped", "refund the order")] {
+            shop.orders.set_status(&order, status);
+            let refused = refund(Some("r3"), json!({ "reason": "order returned" }), staff.clone()).await;
+            assert_problem(&refused, StatusCode::CONFLICT, None);
+            assert!(refused.json["detail"].as_str().unwrap().contains(how), "{}", refused.text);
+            let exactly_the_rest = json!({ "amount": 7000, "reason": "order returned" });
+            assert_problem(&refund(Some("r3b"), exactly_the_rest, staff.clone()).await, StatusCode::CONFLICT, None);
+        }
+        let smaller = refund(Some("r3c"), json!({ "amount": 1, "reason": "goodwill" }), staff.clone()).await;
+        assert_eq!((smaller.status, smaller.json["state"].as_str()), (StatusCode::CREATED, Some("partially_refunded")));
+        shop.orders.set_status(&order, "refunded");
         let rest = refund(Some("r3"), json!({ "reason": "order returned" }), staff.clone()).await;
         assert_eq!(rest.status, StatusCode::CREATED, "{}", rest.text);
         assert_eq!(
             (rest.json["state"].as_str(), rest.json["refunded_amount"].as_i64()),
             (Some("refunded"), Some(10000))
         );
-        assert_eq!(rest.json["refunds"].as_array().unwrap().len(), 2);
+        assert_eq!(rest.json["refunds"].as_array().unwrap().len(), 3);
         assert_problem(
             &refund(Some("r4"), json!({ "reason": "again" }), staff.clone()).await,
             StatusCode::CONFLICT,
@@ -551,6 +564,9 @@ async fn staff_capture_refund_and_void() {
         .await;
         assert_problem(&partial, StatusCode::UNPROCESSABLE_ENTITY, Some("amount"));
         assert!(partial.text.contains("this payment is authorized"), "{}", partial.text);
+        let open = call(&shop.app, Method::POST, &path, Some(&staff), Some("v2"), Some(json!({ "reason": "x" }))).await;
+        assert_problem(&open, StatusCode::CONFLICT, None);
+        shop.orders.set_status(&order, "cancelled");
         let voided =
             call(&shop.app, Method::POST, &path, Some(&staff), Some("v2"), Some(json!({ "reason": "customer asked" })))
                 .await;
@@ -641,15 +657,16 @@ async fn refund_order_undoes_each_kind_of_payment_once() {
             refunded.text
         );
         assert_eq!(shop.vip.balance("vip_a"), 2000, "the points went back");
-        let adjustment = shop.vip.adjustments.lock().unwrap()[0].clone();
-        assert_eq!(adjustment["points"], 1400);
-        assert_eq!(adjustment["customer_id"], "vip_a");
-        assert_eq!(adjustment["idempotency_key"], format!("{points_id}:points-back"));
+        let restore = shop.vip.restores.lock().unwrap()[0].clone();
+        assert_eq!(restore["points"], 1400);
+        assert_eq!(restore["customer_id"], "vip_a");
+        assert_eq!(restore["idempotency_key"], format!("{points_id}:points-back"));
+        assert_eq!(restore["redeem_key"], format!("{points_id}:points"), "the redeem it gives back");
 
         // Again: the same answer, nothing given back twice.
         let twice = internal(&shop, "/internal/payments/refund-order", undo(&points_order)).await;
         assert_eq!((twice.status, twice.json["state"].as_str()), (StatusCode::OK, Some("refunded")));
-        assert_eq!((shop.vip.adjustments.lock().unwrap().len(), shop.vip.balance("vip_a")), (1, 2000));
+        assert_eq!((shop.vip.restores.lock().unwrap().len(), shop.vip.balance("vip_a")), (1, 2000));
         let voided_again = internal(&shop, "/internal/payments/refund-order", undo(&card_order)).await;
         assert_eq!((voided_again.status, voided_again.json["state"].as_str()), (StatusCode::OK, Some("voided")));
         assert_eq!(voided_again.json["refunds"].as_array().unwrap().len(), 1);
@@ -820,7 +837,7 @@ async fn a_failing_vip_service_is_retried_into_one_redeem_and_one_give_back() {
         assert_eq!((done.status, done.json["state"].as_str()), (StatusCode::OK, Some("refunded")), "{}", done.text);
         assert_eq!(done.json["refunds"].as_array().unwrap().len(), 1);
         assert_eq!(done.json["refunds"][0]["status"], "succeeded");
-        assert_eq!((shop.vip.balance("vip_a"), shop.vip.adjustments.lock().unwrap().len()), (3000, 1));
+        assert_eq!((shop.vip.balance("vip_a"), shop.vip.restores.lock().unwrap().len()), (3000, 1));
     }
 }
 

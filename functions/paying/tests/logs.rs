@@ -31,6 +31,8 @@ async fn card_numbers_never_reach_the_logs() {
             body["card"]["exp_year"] = json!(2001);
             assert_eq!(pay(&shop, &a, &format!("old-{n}"), body).await.status, StatusCode::UNPROCESSABLE_ENTITY);
             if answer.status == StatusCode::CREATED {
+                // A whole refund through paying is for closed orders (see the refund tests).
+                shop.orders.set_status(&order, "cancelled");
                 let refunds = format!("/api/payments/{}/refunds", answer.id());
                 let body = json!({ "reason": "logging test" });
                 let refund = call(&shop.app, Method::POST, &refunds, Some(&staff_token()), Some("r"), Some(body)).await;

@@ -39,7 +39,7 @@ pub fn router(state: ShippingState) -> Router {
     for path in both_slashes("/api/shipping/{id}/events") {
         router = router.route(&path, post(add_event));
     }
-    router = router.route("/internal/shipments", post(create));
+    router = router.route("/internal/shipments", post(create)).route("/internal/shipments/stop", post(stop));
     finish_documented(router.with_state(state), &crate::openapi())
 }
 
@@ -66,6 +66,10 @@ pub struct Shipment {
     pub shipping_address: Option<Map<String, Value>>,
     /// Oldest first; the first is always `label_created`.
     pub events: Vec<ShipmentEvent>,
+    /// Set when the order was cancelled or refunded: the shipment goes no
+    /// further, and only a `returned` event may still be recorded.
+    #[schema(format = DateTime)]
+    pub stopped_at: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -90,6 +94,9 @@ pub struct Tracking {
     pub status: Status,
     pub estimated_delivery: String,
     pub events: Vec<ShipmentEvent>,
+    /// Set when the order was called off: the parcel goes no further.
+    #[schema(format = DateTime)]
+    pub stopped_at: Option<String>,
 }
 
 fn events(records: &[EventRecord]) -> Vec<ShipmentEvent> {
@@ -117,6 +124,7 @@ impl From<ShipmentRecord> for Shipment {
             status: r.status,
             estimated_delivery: r.estimated_delivery,
             shipping_address: r.shipping_address,
+            stopped_at: r.stopped_at.map(rfc3339),
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
         }
@@ -161,6 +169,7 @@ async fn track(
         method: record.method,
         status: record.status,
         estimated_delivery: record.estimated_delivery,
+        stopped_at: record.stopped_at.map(rfc3339),
     }))
 }
 
@@ -217,6 +226,7 @@ async fn add_event(
         return Ok(response);
     }
     shipment.status.check_transition(event.status, shipment.method)?;
+    check_not_stopped(&shipment, &event)?;
     downstream(&state, &shipment, event.status).await?;
     match state.store.append(&shipment.id, shipment.event_count, &event, now_secs()).await? {
         Appended::Stored(record) => Ok(answer(StatusCode::CREATED, *record)),
@@ -228,6 +238,7 @@ async fn add_event(
                 return Ok(response);
             }
             now.status.check_transition(event.status, now.method)?;
+            check_not_stopped(&now, &event)?;
             Err(AppError::Conflict(format!(
                 "the shipment changed while this event was being recorded (it is now {}); send it again",
                 now.status.as_str()
@@ -235,6 +246,19 @@ async fn add_event(
             .into())
         }
     }
+}
+
+/// A stopped shipment (its order cancelled or refunded) goes no further: only
+/// the parcel's return may still be recorded.
+fn check_not_stopped(shipment: &ShipmentRecord, event: &NewEvent) -> AppResult<()> {
+    if shipment.stopped_at.is_none() || event.status == Status::Returned {
+        return Ok(());
+    }
+    Err(AppError::Conflict(format!(
+        "the shipment of order `{}` was stopped when the order was cancelled or refunded; only `returned` may \
+         still be recorded",
+        shipment.order_id
+    )))
 }
 
 /// The shipment as it is when `event` carries a key already recorded for the
@@ -274,6 +298,30 @@ async fn downstream(state: &ShippingState, shipment: &ShipmentRecord, to: Status
         _ => {}
     }
     Ok(())
+}
+
+/// `POST /internal/shipments/stop`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct StopShipment {
+    pub order_id: String,
+}
+
+/// Called by the order service when it cancels or refunds an order; 404 when
+/// the order has no shipment (it was never paid). Stopping twice is fine.
+async fn stop(State(state): State<ShippingState>, JsonObject(body): JsonObject) -> AppResult<Response> {
+    let input: StopShipment = from_known_fields(body, &["order_id"])?;
+    if !has_prefix(input.order_id.trim(), "order") {
+        let mut errors = shared::error::FieldErrors::new();
+        errors.add("order_id", "is not an order id (order_...)");
+        return Err(AppError::Validation(errors));
+    }
+    let record = state
+        .store
+        .stop(input.order_id.trim(), now_secs())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("order `{}` has no shipment", input.order_id.trim())))?;
+    tracing::info!(order_id = %record.order_id, shipment_id = %record.id, "shipment stopped");
+    Ok(answer(StatusCode::OK, record))
 }
 
 /// Called by the order service once an order is paid; the same order again

@@ -39,6 +39,8 @@ pub struct ShipmentRecord {
     pub event_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the order was cancelled or refunded, which stops the shipment.
+    pub stopped_at: Option<i64>,
     /// Oldest first.
     pub events: Vec<EventRecord>,
 }
@@ -88,7 +90,7 @@ pub enum Appended {
 }
 
 const SHIPMENT_COLUMNS: &str = "id, order_id, customer_id, customer_type, total, currency, carrier, method, \
-     tracking_number, status, estimated_delivery, shipping_address, event_count, created_at, updated_at";
+     tracking_number, status, estimated_delivery, shipping_address, event_count, created_at, updated_at, stopped_at";
 const EVENT_COLUMNS: &str = "shipment_id, seq, status, location, note, idempotency_key, at";
 
 fn corrupt(what: &str, value: &str) -> AppError {
@@ -125,6 +127,7 @@ fn shipment(row: &AnyRow) -> AppResult<ShipmentRecord> {
         event_count: get_int("event_count")?,
         created_at: get_int("created_at")?,
         updated_at: get_int("updated_at")?,
+        stopped_at: row.try_get("stopped_at").map_err(sqlx_error)?,
         events: Vec::new(),
     })
 }
@@ -187,7 +190,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let sql = format!(
             "INSERT INTO shipments ({SHIPMENT_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (order_id) DO NOTHING"
         );
         let inserted = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -206,6 +209,7 @@ impl Store {
             .bind(1_i64)
             .bind(now)
             .bind(now)
+            .bind(None::<i64>)
             .execute(&mut *tx)
             .await
             .map_err(|e| if is_unique_violation(&e) { CreateError::Clash } else { CreateError::App(sqlx_error(e)) })?;
@@ -311,18 +315,47 @@ impl Store {
         Ok(())
     }
 
+    /// Stops the order's shipment; the shipment (stopped now or before), or
+    /// `None` when the order has none.
+    pub async fn stop(&self, order_id: &str, now: i64) -> AppResult<Option<ShipmentRecord>> {
+        sqlx::query("UPDATE shipments SET stopped_at = $1, updated_at = $2 WHERE order_id = $3 AND stopped_at IS NULL")
+            .bind(now)
+            .bind(now)
+            .bind(order_id)
+            .execute(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        self.by_order(order_id).await
+    }
+
+    /// Up to `limit` shipments with their events, by id, after `after` (a page of all).
+    pub async fn shipments_after(&self, after: &str, limit: i64) -> AppResult<Vec<ShipmentRecord>> {
+        let sql = format!("SELECT {SHIPMENT_COLUMNS} FROM shipments WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        let mut records = rows.iter().map(shipment).collect::<AppResult<Vec<_>>>()?;
+        self.attach_events(&mut records).await?;
+        Ok(records)
+    }
+
     /// Stores `event` as the shipment's next one if no other event came since
-    /// the shipment had `expected_count` events.
+    /// the shipment had `expected_count` events, and (unless it is a return) the
+    /// shipment was not stopped meanwhile.
     pub async fn append(&self, id: &str, expected_count: i64, event: &NewEvent, now: i64) -> AppResult<Appended> {
         let mut tx = self.begin().await?;
         let moved = sqlx::query(
             "UPDATE shipments SET status = $1, event_count = event_count + 1, updated_at = $2 \
-             WHERE id = $3 AND event_count = $4",
+             WHERE id = $3 AND event_count = $4 AND (stopped_at IS NULL OR $5 = 1)",
         )
         .bind(event.status.as_str())
         .bind(now)
         .bind(id)
         .bind(expected_count)
+        .bind(i64::from(event.status == Status::Returned))
         .execute(&mut *tx)
         .await
         .map_err(sqlx_error)?;

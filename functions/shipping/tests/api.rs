@@ -289,6 +289,7 @@ async fn a_shipment_is_created_once_per_order() {
             "estimated_delivery",
             "shipping_address",
             "events",
+            "stopped_at",
             "created_at",
             "updated_at",
         ];
@@ -361,7 +362,8 @@ async fn public_tracking_shows_no_personal_data() {
             let seen = w.call(Method::GET, &uri, None, None).await;
             assert_eq!(seen.status, StatusCode::OK, "{uri}: {}", seen.json);
             let keys: HashSet<&str> = seen.json.as_object().unwrap().keys().map(String::as_str).collect();
-            let expected = ["tracking_number", "carrier", "method", "status", "estimated_delivery", "events"];
+            let expected =
+                ["tracking_number", "carrier", "method", "status", "estimated_delivery", "events", "stopped_at"];
             assert_eq!(keys, expected.into_iter().collect());
             for private in ["shipping_address", "customer_id", "order_id", "id", "address", "customer"] {
                 assert!(seen.json.get(private).is_none(), "{private} leaked: {}", seen.json);
@@ -853,5 +855,50 @@ async fn bad_bodies_are_refused_and_change_nothing() {
         let recorded = w.event(id, fine).await;
         assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.json);
         assert_eq!(recorded.json["events"][1]["note"].as_str().unwrap().chars().count(), 500);
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_shipment_goes_no_further_but_may_come_back() {
+    for url in transaction_store_urls("shipping_stop").await {
+        let w = world(&url);
+        let s = w.ship(VERA, "vip", "standard", 5_000).await;
+        let (id, order_id) = (s["id"].as_str().unwrap(), s["order_id"].as_str().unwrap().to_string());
+        walk(&w, &s, &["in_transit"]).await;
+        assert_eq!(w.staff_view(id).await["stopped_at"], Value::Null);
+
+        // The order service refunds the order and stops its shipment, twice: the same answer.
+        let stop = json!({ "order_id": order_id });
+        let stopped = w.call(Method::POST, "/internal/shipments/stop", None, Some(stop.clone())).await;
+        assert_eq!(stopped.status, StatusCode::OK, "{}", stopped.json);
+        assert!(stopped.json["stopped_at"].as_str().unwrap().ends_with('Z'));
+        let again = w.call(Method::POST, "/internal/shipments/stop", None, Some(stop)).await;
+        assert_eq!(again.json["stopped_at"], stopped.json["stopped_at"]);
+        let tracking = w
+            .call(Method::GET, &format!("/api/shipping/track/{}", s["tracking_number"].as_str().unwrap()), None, None)
+            .await;
+        assert_eq!(tracking.json["stopped_at"], stopped.json["stopped_at"], "the public page says so too");
+
+        w.peers.forget_calls();
+        let onward = w.event(id, json!({ "status": "out_for_delivery" })).await;
+        assert_problem(&onward, StatusCode::CONFLICT, None);
+        assert!(onward.json["detail"].as_str().unwrap().contains("stopped"), "{}", onward.json);
+        assert!(w.peers.calls().is_empty(), "a refused event captures nothing and moves no order");
+        let back = w.event(id, json!({ "status": "returned", "location": "Depot" })).await;
+        assert_eq!(back.status, StatusCode::CREATED, "{}", back.json);
+        assert_eq!(statuses(&back.json), ["label_created", "in_transit", "returned"]);
+
+        let none = json!({ "order_id": new_id("order") });
+        assert_problem(
+            &w.call(Method::POST, "/internal/shipments/stop", None, Some(none)).await,
+            StatusCode::NOT_FOUND,
+            None,
+        );
+        let bad = json!({ "order_id": "book_1" });
+        assert_problem(
+            &w.call(Method::POST, "/internal/shipments/stop", None, Some(bad)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("order_id"),
+        );
     }
 }

@@ -37,8 +37,14 @@ pub enum EntryKind {
     Earn,
     /// Points spent; the balance only.
     Redeem,
-    /// A staff correction, negative for refunds; balance and lifetime points.
+    /// A staff correction or bonus; balance and lifetime points.
     Adjust,
+    /// Redeemed points given back (an order cancelled or expired, a points
+    /// payment refunded); the balance only, never lifetime points.
+    Restore,
+    /// Earned points taken back (the order was refunded): lifetime points by the
+    /// whole earn, the balance by as much of it as is left.
+    Revoke,
 }
 
 impl EntryKind {
@@ -47,11 +53,23 @@ impl EntryKind {
             EntryKind::Earn => "earn",
             EntryKind::Redeem => "redeem",
             EntryKind::Adjust => "adjust",
+            EntryKind::Restore => "restore",
+            EntryKind::Revoke => "revoke",
         }
     }
 
+    pub const ALL: [EntryKind; 5] =
+        [EntryKind::Earn, EntryKind::Redeem, EntryKind::Adjust, EntryKind::Restore, EntryKind::Revoke];
+
     pub fn parse(kind: &str) -> Option<Self> {
-        [EntryKind::Earn, EntryKind::Redeem, EntryKind::Adjust].into_iter().find(|k| k.as_str() == kind)
+        Self::ALL.into_iter().find(|k| k.as_str() == kind)
+    }
+
+    /// The kinds that move lifetime points (and so the tier): earns, staff
+    /// adjustments, and earns taken back. Spending points and getting them back
+    /// never do.
+    pub fn moves_lifetime(self) -> bool {
+        matches!(self, EntryKind::Earn | EntryKind::Adjust | EntryKind::Revoke)
     }
 }
 
@@ -87,8 +105,14 @@ pub struct LedgerEntry {
     pub kind: EntryKind,
     /// The change to the balance as applied: multiplied for an earn, negative for a redeem.
     pub points: i64,
-    /// The `points` the request asked for, before the multiplier or the sign.
+    /// The `points` the request asked for, before the multiplier or the sign. For
+    /// a revoke, the points of the earn taken back; `requested_points + points`
+    /// is what could not come out of the balance because it was spent.
     pub requested_points: i64,
+    /// The change to lifetime points: earns, staff adjustments and revokes only.
+    pub lifetime_change: i64,
+    /// For a restore or revoke, the idempotency key of the redeem or earn it undoes.
+    pub reference_key: Option<String>,
     pub reason: String,
     pub idempotency_key: String,
     pub balance_after: i64,
@@ -322,30 +346,149 @@ impl InternalEarnInput {
     }
 }
 
-/// `POST /internal/vip/adjust`: the order service giving back points redeemed
-/// for an order that was cancelled or refunded.
+/// `POST /internal/vip/restore`: the order or paying service giving back points
+/// a redeem took, because its order was cancelled or expired, or its points
+/// payment refunded.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct InternalAdjustInput {
+pub struct InternalRestoreInput {
     pub customer_id: String,
-    /// -1,000,000 to 1,000,000, not 0.
-    pub points: i64,
+    /// The idempotency key of the redeem to give back.
+    pub redeem_key: String,
+    /// At most what is left of the redeem to give back; all of it when left out.
+    #[serde(default)]
+    pub points: Option<i64>,
     pub reason: String,
     pub idempotency_key: String,
 }
 
-impl InternalAdjustInput {
-    pub const FIELDS: [&'static str; 4] = ["customer_id", "points", "reason", "idempotency_key"];
+impl InternalRestoreInput {
+    pub const FIELDS: [&'static str; 5] = ["customer_id", "redeem_key", "points", "reason", "idempotency_key"];
 
-    pub fn into_parts(self) -> AppResult<(String, Change)> {
-        customer_and_change(
-            &self.customer_id,
-            Change::new(EntryKind::Adjust, self.points, &self.reason, &self.idempotency_key),
-        )
+    pub fn into_parts(self) -> AppResult<(String, Undo)> {
+        let undo = Undo::new(EntryKind::Restore, &self.redeem_key, self.points, &self.reason, &self.idempotency_key);
+        customer_and_change(&self.customer_id, undo)
     }
 }
 
+/// `POST /internal/vip/revoke`: the order service taking back the points an
+/// order earned, because it was refunded.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct InternalRevokeInput {
+    pub customer_id: String,
+    /// The idempotency key of the earn to take back.
+    pub earn_key: String,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+impl InternalRevokeInput {
+    pub const FIELDS: [&'static str; 4] = ["customer_id", "earn_key", "reason", "idempotency_key"];
+
+    pub fn into_parts(self) -> AppResult<(String, Undo)> {
+        let undo = Undo::new(EntryKind::Revoke, &self.earn_key, None, &self.reason, &self.idempotency_key);
+        customer_and_change(&self.customer_id, undo)
+    }
+}
+
+/// A validated request to give back a redeem or take back an earn, named by
+/// the key it was made under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undo {
+    /// [`EntryKind::Restore`] or [`EntryKind::Revoke`].
+    pub kind: EntryKind,
+    pub reference_key: String,
+    pub points: Option<i64>,
+    pub reason: String,
+    pub idempotency_key: String,
+}
+
+impl Undo {
+    pub fn new(
+        kind: EntryKind,
+        reference_key: &str,
+        points: Option<i64>,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> AppResult<Self> {
+        let mut errors = FieldErrors::new();
+        let field = if kind == EntryKind::Restore { "redeem_key" } else { "earn_key" };
+        let reference_key = required_text(&mut errors, field, reference_key, MAX_KEY_CHARS);
+        if points.is_some_and(|p| !(1..=MAX_POINTS).contains(&p)) {
+            errors.add("points", format!("must be between 1 and {MAX_POINTS}"));
+        }
+        let reason = required_text(&mut errors, "reason", reason, MAX_REASON_CHARS);
+        let idempotency_key = required_text(&mut errors, "idempotency_key", idempotency_key, MAX_KEY_CHARS);
+        if !errors.contains("idempotency_key") && idempotency_key == reference_key {
+            errors.add("idempotency_key", format!("must differ from {field}"));
+        }
+        errors.into_result()?;
+        Ok(Self { kind, reference_key, points, reason, idempotency_key })
+    }
+
+    /// Whether `entry` was written for this same request.
+    pub fn matches(&self, entry: &LedgerEntry) -> bool {
+        entry.kind == self.kind
+            && entry.reference_key.as_deref() == Some(self.reference_key.as_str())
+            && entry.reason == self.reason
+            && self.points.is_none_or(|p| p == entry.requested_points)
+    }
+}
+
+/// Applies `undo` to `customer`. `original` is the entry made under the undo's
+/// reference key, `undone` what earlier undoes of it gave back or took already.
+///
+/// A restore gives back at most what the redeem took and no later restore gave
+/// back. A revoke takes the earn's points off lifetime points, and off the
+/// balance as far as it goes: the balance never goes below zero, and the entry
+/// records the shortfall (`requested_points + points`). A revoke of an earn that
+/// has not happened is answered by the caller (see the store), never here.
+pub fn apply_undo(
+    customer: &Customer,
+    undo: &Undo,
+    original: &LedgerEntry,
+    undone: i64,
+    catalog: &TierCatalog,
+    now: i64,
+    downgrade_mid_year: bool,
+) -> AppResult<(Customer, LedgerEntry)> {
+    let (balance, lifetime) = (customer.points_balance, customer.lifetime_points);
+    let expected = match undo.kind {
+        EntryKind::Restore => EntryKind::Redeem,
+        _ => EntryKind::Earn,
+    };
+    if original.kind != expected {
+        return Err(AppError::Conflict(format!(
+            "the key `{}` names a {} entry, not a {}",
+            undo.reference_key,
+            original.kind.as_str(),
+            expected.as_str()
+        )));
+    }
+    let left = original.points.abs() - undone;
+    let requested = undo.points.unwrap_or(left);
+    if left <= 0 || requested > left {
+        return Err(AppError::Conflict(format!(
+            "{left} points of `{}` are left to {}; {requested} cannot be",
+            undo.reference_key,
+            if undo.kind == EntryKind::Restore { "give back" } else { "take back" },
+        )));
+    }
+    let (new_balance, new_lifetime) = match undo.kind {
+        EntryKind::Restore => (balance.saturating_add(requested), lifetime),
+        _ => ((balance - requested).max(0), (lifetime - requested).max(0)),
+    };
+    let entry = EntryOf {
+        kind: undo.kind,
+        requested_points: requested,
+        reference_key: Some(&undo.reference_key),
+        reason: &undo.reason,
+        idempotency_key: &undo.idempotency_key,
+    };
+    Ok(moved(customer, (new_balance, new_lifetime), entry, catalog, now, downgrade_mid_year))
+}
+
 /// The trimmed customer id with the change, reporting a bad id and bad fields together.
-fn customer_and_change(customer_id: &str, change: AppResult<Change>) -> AppResult<(String, Change)> {
+fn customer_and_change<T>(customer_id: &str, change: AppResult<T>) -> AppResult<(String, T)> {
     let customer_id = customer_id.trim().to_string();
     if !is_valid_customer_id(&customer_id) {
         let mut errors = FieldErrors::new();
@@ -392,7 +535,39 @@ pub fn apply_change(
         EntryKind::Adjust => {
             ((balance.saturating_add(change.points)).max(0), (lifetime.saturating_add(change.points)).max(0))
         }
+        EntryKind::Restore | EntryKind::Revoke => {
+            return Err(AppError::internal("restores and revokes undo an entry: see apply_undo"));
+        }
     };
+    let entry = EntryOf {
+        kind: change.kind,
+        requested_points: change.points,
+        reference_key: None,
+        reason: &change.reason,
+        idempotency_key: &change.idempotency_key,
+    };
+    Ok(moved(customer, (new_balance, new_lifetime), entry, catalog, now, downgrade_mid_year))
+}
+
+/// What an entry says besides the points it moved.
+struct EntryOf<'a> {
+    kind: EntryKind,
+    requested_points: i64,
+    reference_key: Option<&'a str>,
+    reason: &'a str,
+    idempotency_key: &'a str,
+}
+
+/// The member with their new balance and lifetime points (and the tier those
+/// lead to), and the entry that records the change.
+fn moved(
+    customer: &Customer,
+    (new_balance, new_lifetime): (i64, i64),
+    entry: EntryOf<'_>,
+    catalog: &TierCatalog,
+    now: i64,
+    downgrade_mid_year: bool,
+) -> (Customer, LedgerEntry) {
     let standing = catalog.resolve(customer.standing(), new_lifetime, year_of(now), downgrade_mid_year);
     let updated = Customer {
         tier: standing.tier,
@@ -405,15 +580,17 @@ pub fn apply_change(
     let entry = LedgerEntry {
         id: new_id("pts"),
         customer_id: customer.customer_id.clone(),
-        kind: change.kind,
-        points: new_balance - balance,
-        requested_points: change.points,
-        reason: change.reason.clone(),
-        idempotency_key: change.idempotency_key.clone(),
+        kind: entry.kind,
+        points: new_balance - customer.points_balance,
+        requested_points: entry.requested_points,
+        lifetime_change: new_lifetime - customer.lifetime_points,
+        reference_key: entry.reference_key.map(str::to_string),
+        reason: entry.reason.to_string(),
+        idempotency_key: entry.idempotency_key.to_string(),
         balance_after: new_balance,
         created_at: now,
     };
-    Ok((updated, entry))
+    (updated, entry)
 }
 
 #[cfg(test)]
@@ -475,6 +652,74 @@ mod tests {
         let (after, _) =
             apply_change(&customer(TierName::Gold, 5200, 300), &change, &catalog(), JUNE_2025, true).unwrap();
         assert_eq!(after.tier, TierName::Bronze);
+    }
+
+    fn entry(kind: EntryKind, points: i64, key: &str) -> LedgerEntry {
+        LedgerEntry {
+            id: "pts_1".into(),
+            customer_id: "cust_1".into(),
+            kind,
+            points,
+            requested_points: points.abs(),
+            lifetime_change: if kind == EntryKind::Earn { points } else { 0 },
+            reference_key: None,
+            reason: "r".into(),
+            idempotency_key: key.into(),
+            balance_after: 0,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_restore_gives_back_the_balance_only_and_never_more_than_was_redeemed() {
+        let redeem = entry(EntryKind::Redeem, -400, "order_1:redeem");
+        let all = Undo::new(EntryKind::Restore, "order_1:redeem", None, "cancelled", "order_1:points-back").unwrap();
+        let member = customer(TierName::Bronze, 900, 500);
+        let (after, restored) = apply_undo(&member, &all, &redeem, 0, &catalog(), JUNE_2025, false).unwrap();
+        assert_eq!((after.points_balance, after.lifetime_points, after.tier), (900, 900, TierName::Bronze));
+        assert_eq!((restored.points, restored.lifetime_change), (400, 0));
+        assert_eq!(restored.reference_key.as_deref(), Some("order_1:redeem"));
+        // A partial restore, then the rest; nothing beyond.
+        let part = Undo::new(EntryKind::Restore, "order_1:redeem", Some(150), "partial", "r-1").unwrap();
+        let (_, first) = apply_undo(&member, &part, &redeem, 0, &catalog(), JUNE_2025, false).unwrap();
+        assert_eq!(first.points, 150);
+        let (_, rest) = apply_undo(&member, &all, &redeem, 150, &catalog(), JUNE_2025, false).unwrap();
+        assert_eq!(rest.points, 250);
+        for (undo, undone) in [(&all, 400), (&part, 300)] {
+            let refused = apply_undo(&member, undo, &redeem, undone, &catalog(), JUNE_2025, false);
+            assert!(matches!(refused, Err(AppError::Conflict(_))), "{undone}");
+        }
+        let earn = entry(EntryKind::Earn, 400, "order_1:redeem");
+        assert!(matches!(
+            apply_undo(&member, &all, &earn, 0, &catalog(), JUNE_2025, false),
+            Err(AppError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn a_revoke_takes_the_earn_off_lifetime_and_what_is_left_off_the_balance() {
+        let earn = entry(EntryKind::Earn, 600, "order_1:delivered");
+        let revoke = Undo::new(EntryKind::Revoke, "order_1:delivered", None, "refunded", "order_1:revoke").unwrap();
+        // Half of the earned points were spent: the balance stops at zero, the shortfall is recorded.
+        let (after, taken) =
+            apply_undo(&customer(TierName::Silver, 1_200, 250), &revoke, &earn, 0, &catalog(), JUNE_2025, true)
+                .unwrap();
+        assert_eq!((after.points_balance, after.lifetime_points), (0, 600));
+        assert_eq!((taken.points, taken.requested_points, taken.lifetime_change), (-250, 600, -600));
+        assert_eq!(taken.requested_points + taken.points, 350, "the shortfall");
+        assert_eq!(after.tier, TierName::Bronze, "the tier follows lifetime points when downgrades may happen");
+        let (kept, _) =
+            apply_undo(&customer(TierName::Silver, 1_200, 250), &revoke, &earn, 0, &catalog(), JUNE_2025, false)
+                .unwrap();
+        assert_eq!(kept.tier, TierName::Silver, "otherwise the tier lasts the year");
+        let twice = apply_undo(&customer(TierName::Silver, 600, 0), &revoke, &earn, 600, &catalog(), JUNE_2025, false);
+        assert!(matches!(twice, Err(AppError::Conflict(_))));
+        assert!(EntryKind::Revoke.moves_lifetime() && !EntryKind::Restore.moves_lifetime());
+        match Undo::new(EntryKind::Revoke, " ", Some(0), "r", "k") {
+            Err(AppError::Validation(e)) => assert!(e.contains("earn_key") && e.contains("points")),
+            other => panic!("{other:?}"),
+        }
+        assert!(Undo::new(EntryKind::Restore, "k", None, "r", "k").is_err(), "its own key is another key");
     }
 
     #[test]

@@ -20,8 +20,8 @@ use utoipa::ToSchema;
 
 use crate::VipState;
 use crate::domain::{
-    EnrollInput, InternalAdjustInput, InternalEarnInput, LedgerEntry, RedeemInput, StaffPointsInput, VipCustomer,
-    is_valid_customer_id, parse_body,
+    EnrollInput, InternalEarnInput, InternalRestoreInput, InternalRevokeInput, LedgerEntry, RedeemInput,
+    StaffPointsInput, VipCustomer, is_valid_customer_id, parse_body,
 };
 use crate::store::{Applied, not_enrolled};
 use crate::tiers::{Tier, TierName};
@@ -107,8 +107,11 @@ pub fn router(state: VipState) -> Router {
     for path in both_slashes("/internal/vip/earn") {
         router = router.route(&path, post(internal_earn));
     }
-    for path in both_slashes("/internal/vip/adjust") {
-        router = router.route(&path, post(internal_adjust));
+    for path in both_slashes("/internal/vip/restore") {
+        router = router.route(&path, post(internal_restore));
+    }
+    for path in both_slashes("/internal/vip/revoke") {
+        router = router.route(&path, post(internal_revoke));
     }
     finish_documented(router.with_state(state), &crate::openapi())
 }
@@ -233,9 +236,17 @@ async fn internal_earn(State(state): State<VipState>, JsonObject(body): JsonObje
     Ok(points_response(state.store.apply(&customer_id, &change, now_secs()).await?))
 }
 
-/// Called by the order service to give back points redeemed for an order it
-/// cancelled or refunded; the order makes the key, so a retry adds nothing.
-async fn internal_adjust(State(state): State<VipState>, JsonObject(body): JsonObject) -> AppResult<Response> {
-    let (customer_id, change) = parse_body::<InternalAdjustInput>(body, &InternalAdjustInput::FIELDS)?.into_parts()?;
-    Ok(points_response(state.store.apply(&customer_id, &change, now_secs()).await?))
+/// Called by the order service (an order cancelled or expired) and the paying
+/// service (a points payment refunded) to give back redeemed points: the
+/// balance only, never lifetime points, and never more than the redeem took.
+async fn internal_restore(State(state): State<VipState>, JsonObject(body): JsonObject) -> AppResult<Response> {
+    let (customer_id, undo) = parse_body::<InternalRestoreInput>(body, &InternalRestoreInput::FIELDS)?.into_parts()?;
+    Ok(points_response(state.store.undo(&customer_id, &undo, now_secs()).await?))
+}
+
+/// Called by the order service when it refunds an order: the points its
+/// delivery earned are taken back.
+async fn internal_revoke(State(state): State<VipState>, JsonObject(body): JsonObject) -> AppResult<Response> {
+    let (customer_id, undo) = parse_body::<InternalRevokeInput>(body, &InternalRevokeInput::FIELDS)?.into_parts()?;
+    Ok(points_response(state.store.undo(&customer_id, &undo, now_secs()).await?))
 }

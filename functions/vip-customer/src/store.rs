@@ -12,7 +12,9 @@ use shared::error::{AppError, AppResult};
 use shared::sql::{Database, Engine, Migrations, is_unique_violation};
 use shared::store::{StoreUrl, sqlx_error};
 
-use crate::domain::{Change, Customer, EnrollInput, EntryKind, LedgerEntry, VipCustomer, apply_change, year_of};
+use crate::domain::{
+    Change, Customer, EnrollInput, EntryKind, LedgerEntry, Undo, VipCustomer, apply_change, apply_undo, year_of,
+};
 use crate::tiers::{Benefits, Tier, TierCatalog, TierName};
 
 static MYSQL: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
@@ -26,8 +28,8 @@ const CUSTOMER_SELECT: &str = "SELECT customer_id, tier, tier_year, lifetime_poi
 /// Members whose account is open; a closed account's record is kept for
 /// accounting only, and no longer read or changed through the API.
 const OPEN: &str = "closed_at IS NULL";
-const ENTRY_SELECT: &str = "SELECT id, customer_id, kind, points, requested_points, reason, idempotency_key, \
-     balance_after, created_at FROM vip_points_ledger";
+const ENTRY_SELECT: &str = "SELECT id, customer_id, kind, points, requested_points, lifetime_change, reference_key, \
+     reason, idempotency_key, balance_after, created_at FROM vip_points_ledger";
 
 /// The name the fixture members are recorded under in `fixture_loads`.
 const FIXTURE_SET: &str = "vip-customers";
@@ -131,6 +133,8 @@ fn entry_from_row(row: &AnyRow) -> Result<LedgerEntry, sqlx::Error> {
         kind: EntryKind::parse(&kind).ok_or_else(|| decode_error(format!("unknown ledger kind `{kind}`")))?,
         points: row.try_get("points")?,
         requested_points: row.try_get("requested_points")?,
+        lifetime_change: row.try_get("lifetime_change")?,
+        reference_key: row.try_get("reference_key")?,
         reason: row.try_get("reason")?,
         idempotency_key: row.try_get("idempotency_key")?,
         balance_after: row.try_get("balance_after")?,
@@ -335,11 +339,48 @@ impl VipStore {
         Ok((entries, u64::try_from(count).unwrap_or(0)))
     }
 
+    /// Up to `limit` members, by id, after `after` (a page of all, for audits).
+    pub async fn members_after(&self, after: &str, limit: i64) -> AppResult<Vec<Customer>> {
+        let sql = format!("{CUSTOMER_SELECT} WHERE customer_id > ? ORDER BY customer_id LIMIT ?");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(after)
+            .bind(limit)
+            .fetch_all(self.db.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        rows.iter().map(customer_from_row).collect::<Result<_, _>>().map_err(sqlx_error)
+    }
+
+    /// A member's whole ledger, oldest first (for audits).
+    pub async fn ledger(&self, customer_id: &str) -> AppResult<Vec<LedgerEntry>> {
+        let sql = format!("{ENTRY_SELECT} WHERE customer_id = ? ORDER BY created_at, id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(customer_id)
+            .fetch_all(self.db.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        rows.iter().map(entry_from_row).collect::<Result<_, _>>().map_err(sqlx_error)
+    }
+
     /// Applies a ledger change at time `now`, or answers a retry of one already applied.
     pub async fn apply(&self, customer_id: &str, change: &Change, now: i64) -> AppResult<Applied> {
+        self.retrying(customer_id, || self.try_apply(customer_id, change, now)).await
+    }
+
+    /// Gives back a redeem or takes back an earn (see [`apply_undo`]), or answers
+    /// a retry of one already applied.
+    pub async fn undo(&self, customer_id: &str, undo: &Undo, now: i64) -> AppResult<Applied> {
+        self.retrying(customer_id, || self.try_undo(customer_id, undo, now)).await
+    }
+
+    async fn retrying<F, Fut>(&self, customer_id: &str, attempt_once: F) -> AppResult<Applied>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Applied, Failure>>,
+    {
         let mut attempt = 1;
         loop {
-            match self.try_apply(customer_id, change, now).await {
+            match attempt_once().await {
                 Ok(applied) => return Ok(applied),
                 Err(Failure::App(e)) => return Err(e),
                 Err(Failure::Db(e)) if attempt < ATTEMPTS && is_retryable(&e) => {
@@ -351,60 +392,147 @@ impl VipStore {
         }
     }
 
-    async fn try_apply(&self, customer_id: &str, change: &Change, now: i64) -> Result<Applied, Failure> {
-        let mut tx = self.begin().await?;
+    /// The member's row, locked until `tx` ends, and the tier catalog.
+    async fn lock_member(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        customer_id: &str,
+    ) -> Result<(Customer, TierCatalog), Failure> {
         let lock = format!("{CUSTOMER_SELECT} WHERE customer_id = ? AND {OPEN}{}", self.db.engine().for_update());
-        let row = sqlx::query(AssertSqlSafe(lock)).bind(customer_id).fetch_optional(&mut *tx).await?;
+        let row = sqlx::query(AssertSqlSafe(lock)).bind(customer_id).fetch_optional(&mut **tx).await?;
         let customer = customer_from_row(&row.ok_or_else(|| not_enrolled(customer_id))?)?;
         let tier_rows =
-            sqlx::query(AssertSqlSafe(format!("{TIER_SELECT} ORDER BY tier_rank"))).fetch_all(&mut *tx).await?;
+            sqlx::query(AssertSqlSafe(format!("{TIER_SELECT} ORDER BY tier_rank"))).fetch_all(&mut **tx).await?;
         let catalog = TierCatalog::new(tier_rows.iter().map(tier_from_row).collect::<Result<Vec<_>, _>>()?);
+        Ok((customer, catalog))
+    }
 
-        let existing =
-            sqlx::query(AssertSqlSafe(format!("{ENTRY_SELECT} WHERE customer_id = ? AND idempotency_key = ?")))
-                .bind(customer_id)
-                .bind(&change.idempotency_key)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(row) = existing {
-            let entry = entry_from_row(&row)?;
+    async fn try_apply(&self, customer_id: &str, change: &Change, now: i64) -> Result<Applied, Failure> {
+        let mut tx = self.begin().await?;
+        let (customer, catalog) = self.lock_member(&mut tx, customer_id).await?;
+        if let Some(entry) = entry_by_key(&mut tx, customer_id, &change.idempotency_key).await? {
             if !change.matches(&entry) {
                 return Err(change.key_reused().into());
             }
             return Ok(Applied { entry, customer: VipCustomer::new(customer, &catalog)?, created: false });
         }
-
         let (updated, entry) = apply_change(&customer, change, &catalog, now, self.downgrade_mid_year)?;
-        sqlx::query(
-            "UPDATE vip_customers SET tier = ?, tier_year = ?, lifetime_points = ?, points_balance = ?, updated_at = ? \
-             WHERE customer_id = ?",
-        )
-        .bind(updated.tier.as_str())
-        .bind(updated.tier_year)
-        .bind(updated.lifetime_points)
-        .bind(updated.points_balance)
-        .bind(updated.updated_at)
-        .bind(customer_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO vip_points_ledger (id, customer_id, kind, points, requested_points, reason, idempotency_key, \
-             balance_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&entry.id)
-        .bind(&entry.customer_id)
-        .bind(entry.kind.as_str())
-        .bind(entry.points)
-        .bind(entry.requested_points)
-        .bind(&entry.reason)
-        .bind(&entry.idempotency_key)
-        .bind(entry.balance_after)
-        .bind(entry.created_at)
-        .execute(&mut *tx)
-        .await?;
+        write_entry(&mut tx, &updated, &entry).await?;
         tx.commit().await?;
         Ok(Applied { entry, customer: VipCustomer::new(updated, &catalog)?, created: true })
     }
+
+    async fn try_undo(&self, customer_id: &str, undo: &Undo, now: i64) -> Result<Applied, Failure> {
+        let mut tx = self.begin().await?;
+        let (customer, catalog) = self.lock_member(&mut tx, customer_id).await?;
+        let unchanged = |entry: LedgerEntry, customer: Customer| -> Result<Applied, Failure> {
+            Ok(Applied { entry, customer: VipCustomer::new(customer, &catalog)?, created: false })
+        };
+        if let Some(entry) = entry_by_key(&mut tx, customer_id, &undo.idempotency_key).await? {
+            if !undo.matches(&entry) {
+                return Err(AppError::Conflict(format!(
+                    "the idempotency key `{}` was already used for a different request",
+                    undo.idempotency_key
+                ))
+                .into());
+            }
+            return unchanged(entry, customer);
+        }
+        let Some(original) = entry_by_key(&mut tx, customer_id, &undo.reference_key).await? else {
+            if undo.kind != EntryKind::Revoke {
+                return Err(
+                    AppError::NotFound(format!("there is no redeem `{}` to give back", undo.reference_key)).into()
+                );
+            }
+            // The earn has not been made yet (a delivery racing the refund): an
+            // empty revoke under the earn's own key takes its place, so the earn,
+            // when it comes, is refused as a reused key and never credits a
+            // refunded order.
+            let entry = LedgerEntry {
+                id: shared::ids::new_id("pts"),
+                customer_id: customer_id.to_string(),
+                kind: EntryKind::Revoke,
+                points: 0,
+                requested_points: 0,
+                lifetime_change: 0,
+                reference_key: Some(undo.reference_key.clone()),
+                reason: undo.reason.clone(),
+                idempotency_key: undo.reference_key.clone(),
+                balance_after: customer.points_balance,
+                created_at: now,
+            };
+            write_entry(&mut tx, &customer, &entry).await?;
+            tx.commit().await?;
+            return Ok(Applied { entry, customer: VipCustomer::new(customer, &catalog)?, created: true });
+        };
+        if original.kind == EntryKind::Revoke && undo.kind == EntryKind::Revoke {
+            // The empty revoke above, written before the earn: nothing to take back.
+            return unchanged(original, customer);
+        }
+        let sql = format!("{ENTRY_SELECT} WHERE customer_id = ? AND reference_key = ? AND kind = ?");
+        let earlier = sqlx::query(AssertSqlSafe(sql))
+            .bind(customer_id)
+            .bind(&undo.reference_key)
+            .bind(undo.kind.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut undone = 0_i64;
+        for row in &earlier {
+            undone = undone.saturating_add(entry_from_row(row)?.requested_points);
+        }
+        let (updated, entry) = apply_undo(&customer, undo, &original, undone, &catalog, now, self.downgrade_mid_year)?;
+        write_entry(&mut tx, &updated, &entry).await?;
+        tx.commit().await?;
+        Ok(Applied { entry, customer: VipCustomer::new(updated, &catalog)?, created: true })
+    }
+}
+
+async fn entry_by_key(
+    tx: &mut Transaction<'static, Any>,
+    customer_id: &str,
+    key: &str,
+) -> Result<Option<LedgerEntry>, sqlx::Error> {
+    let sql = format!("{ENTRY_SELECT} WHERE customer_id = ? AND idempotency_key = ?");
+    let row = sqlx::query(AssertSqlSafe(sql)).bind(customer_id).bind(key).fetch_optional(&mut **tx).await?;
+    row.as_ref().map(entry_from_row).transpose()
+}
+
+/// Writes the member as `updated` and adds `entry`, in the caller's transaction.
+async fn write_entry(
+    tx: &mut Transaction<'static, Any>,
+    updated: &Customer,
+    entry: &LedgerEntry,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE vip_customers SET tier = ?, tier_year = ?, lifetime_points = ?, points_balance = ?, updated_at = ? \
+         WHERE customer_id = ?",
+    )
+    .bind(updated.tier.as_str())
+    .bind(updated.tier_year)
+    .bind(updated.lifetime_points)
+    .bind(updated.points_balance)
+    .bind(updated.updated_at)
+    .bind(&updated.customer_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO vip_points_ledger (id, customer_id, kind, points, requested_points, lifetime_change, \
+         reference_key, reason, idempotency_key, balance_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&entry.id)
+    .bind(&entry.customer_id)
+    .bind(entry.kind.as_str())
+    .bind(entry.points)
+    .bind(entry.requested_points)
+    .bind(entry.lifetime_change)
+    .bind(&entry.reference_key)
+    .bind(&entry.reason)
+    .bind(&entry.idempotency_key)
+    .bind(entry.balance_after)
+    .bind(entry.created_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Page bounds are small (see `shared::pagination`); saturate rather than fail on the impossible.

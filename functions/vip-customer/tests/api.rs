@@ -525,59 +525,129 @@ async fn bad_input_is_a_problem_naming_the_field() {
 }
 
 #[tokio::test]
-async fn internal_adjustments_give_points_back_once_per_key() {
-    for url in relational_store_urls("vip_adjust").await {
+async fn restores_give_back_a_redeem_once_and_never_count_toward_the_tier() {
+    for url in relational_store_urls("vip_restore").await {
         let (app, _) = app(&url).await;
         enroll(&app, "c1").await;
-        earn(&app, "c1", 1000, "delivered-ord_0").await;
-        let (status, _) = redeem(&app, "c1", 400, "order_1:redeem").await;
-        assert_eq!(status, StatusCode::CREATED);
-        assert_eq!(me(&app, "c1").await["points_balance"], 600);
+        earn(&app, "c1", 1000, "welcome").await;
+        let path = "/internal/vip/restore";
+        let restore = |points: Option<i64>, key: &str| {
+            let mut body = json!({ "customer_id": "c1", "redeem_key": "order_1:redeem",
+                "reason": "Order order_1 cancelled", "idempotency_key": key });
+            if let Some(points) = points {
+                body["points"] = json!(points);
+            }
+            body
+        };
+        // Redeem everything and get it back, fifteen times: the balance stays, and
+        // lifetime points and the tier do not move (they used to grow by each restore).
+        for round in 0..15 {
+            let (status, _) = redeem(&app, "c1", 1000, &format!("order_{round}:redeem")).await;
+            assert_eq!(status, StatusCode::CREATED);
+            let body = json!({ "customer_id": "c1", "redeem_key": format!("order_{round}:redeem"),
+                "reason": format!("Order order_{round} cancelled"),
+                "idempotency_key": format!("order_{round}:points-back") });
+            let (status, _, given) = send(&app, Method::POST, path, None, Some(body)).await;
+            assert_eq!(status, StatusCode::CREATED, "{given}");
+            assert_eq!(given["entry"]["kind"], "restore");
+            assert_eq!(
+                (given["entry"]["points"].as_i64(), given["entry"]["lifetime_change"].as_i64()),
+                (Some(1000), Some(0))
+            );
+        }
+        let member = me(&app, "c1").await;
+        assert_eq!((member["points_balance"].as_i64(), member["lifetime_points"].as_i64()), (Some(1000), Some(1000)));
+        assert_eq!(member["tier"], "silver");
 
-        let adjust = |customer: &str, points: i64, key: &str| json!({ "customer_id": customer, "points": points, "reason": "Order order_1 cancelled", "idempotency_key": key });
-        let path = "/internal/vip/adjust";
-        let (status, _, given) =
-            send(&app, Method::POST, path, None, Some(adjust("c1", 400, "order_1:points-back"))).await;
-        assert_eq!(status, StatusCode::CREATED, "{given}");
-        assert_eq!(given["entry"]["kind"], "adjust");
-        assert_eq!(given["entry"]["points"], 400);
-        assert_eq!(given["entry"]["balance_after"], 1000);
-        assert_eq!(given["customer"]["points_balance"], 1000);
-        // An adjustment moves lifetime points too: the ledger's existing `adjust` rule.
-        assert_eq!(given["customer"]["lifetime_points"], 1400);
-
-        // The order service retries: the same entry, nothing added.
+        // The order service retries: the same entry, nothing added; then nothing is left.
         let (status, _, again) =
-            send(&app, Method::POST, &format!("{path}/"), None, Some(adjust("c1", 400, "order_1:points-back"))).await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(again["entry"], given["entry"]);
+            send(&app, Method::POST, &format!("{path}/"), None, Some(restore(None, "order_1:points-back"))).await;
+        assert_eq!(status, StatusCode::OK, "{again}");
+        let (status, _, _) = send(&app, Method::POST, path, None, Some(restore(None, "another-key"))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a redeem is given back once");
+        // Partial restores (a points payment refunded in parts) never exceed the redeem.
+        let (status, _) = redeem(&app, "c1", 300, "payment_1:points").await;
+        assert_eq!(status, StatusCode::CREATED);
+        let part = |points: i64, key: &str| {
+            json!({ "customer_id": "c1", "redeem_key": "payment_1:points",
+            "points": points, "reason": "refund", "idempotency_key": key })
+        };
+        for (points, key, expected) in [
+            (200, "r-1", StatusCode::CREATED),
+            (200, "r-2", StatusCode::CONFLICT),
+            (100, "r-2", StatusCode::CREATED),
+            (1, "r-3", StatusCode::CONFLICT),
+        ] {
+            let (status, _, body) = send(&app, Method::POST, path, None, Some(part(points, key))).await;
+            assert_eq!(status, expected, "{points} {key}: {body}");
+        }
         assert_eq!(me(&app, "c1").await["points_balance"], 1000);
-        let (status, _, _) = send(&app, Method::POST, path, None, Some(adjust("c1", 300, "order_1:points-back"))).await;
-        assert_eq!(status, StatusCode::CONFLICT, "a key names one request");
-        let (status, _, taken) = send(&app, Method::POST, path, None, Some(adjust("c1", -50, "correction-1"))).await;
-        assert_eq!((status, taken["customer"]["points_balance"].as_i64()), (StatusCode::CREATED, Some(950)));
-        let (status, _, _) = send(&app, Method::POST, path, None, Some(adjust("c9", 10, "k"))).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "only members have points");
-
+        let missing =
+            json!({ "customer_id": "c1", "redeem_key": "order_99:redeem", "reason": "r", "idempotency_key": "k" });
+        assert_eq!(send(&app, Method::POST, path, None, Some(missing)).await.0, StatusCode::NOT_FOUND);
+        let stranger =
+            json!({ "customer_id": "c9", "redeem_key": "order_1:redeem", "reason": "r", "idempotency_key": "k" });
+        assert_eq!(send(&app, Method::POST, path, None, Some(stranger)).await.0, StatusCode::NOT_FOUND);
         for (body, field) in [
-            (adjust("c1", 0, "k"), "points"),
-            (adjust("c1", 1_000_001, "k"), "points"),
-            (adjust("c1", -1_000_001, "k"), "points"),
-            (adjust("c 1", 5, "k"), "customer_id"),
-            (adjust("c1", 5, " "), "idempotency_key"),
+            (restore(Some(0), "k"), "points"),
+            (json!({ "customer_id": "c 1", "redeem_key": "x", "reason": "r", "idempotency_key": "k" }), "customer_id"),
+            (json!({ "customer_id": "c1", "redeem_key": " ", "reason": "r", "idempotency_key": "k" }), "redeem_key"),
             (
-                json!({ "customer_id": "c1", "points": 5, "reason": "r", "idempotency_key": "k", "kind": "earn" }),
+                json!({ "customer_id": "c1", "redeem_key": "x", "reason": "r", "idempotency_key": "k", "kind": "earn" }),
                 "kind",
             ),
-            (json!({ "points": 5, "reason": "r", "idempotency_key": "k" }), "customer_id"),
-            (json!({ "customer_id": "c1", "points": "5", "reason": "r", "idempotency_key": "k" }), "points"),
         ] {
             let (status, content_type, problem) = send(&app, Method::POST, path, None, Some(body.clone())).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {problem}");
             assert_eq!(content_type, PROBLEM_JSON);
             assert!(problem["errors"].get(field).is_some(), "{body} -> {problem}");
         }
-        assert_eq!(points(&app, "c1").await["balance"], 950, "refused adjustments change nothing");
+        let (status, _, _) = send(&app, Method::POST, "/internal/vip/adjust", None, Some(restore(None, "k"))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "points are given back by naming their redeem only");
+    }
+}
+
+#[tokio::test]
+async fn revokes_take_back_an_earn_once_and_stop_at_an_empty_balance() {
+    for url in relational_store_urls("vip_revoke").await {
+        let (app, _) = app(&url).await;
+        enroll(&app, "c1").await;
+        earn(&app, "c1", 100, "order_1:delivered").await;
+        earn(&app, "c1", 50, "order_2:delivered").await;
+        let revoke = |order: &str| {
+            json!({ "customer_id": "c1", "earn_key": format!("{order}:delivered"),
+            "reason": format!("Order {order} refunded"), "idempotency_key": format!("{order}:revoke") })
+        };
+        let path = "/internal/vip/revoke";
+        let (status, _, taken) = send(&app, Method::POST, path, None, Some(revoke("order_1"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{taken}");
+        assert_eq!(
+            (taken["entry"]["points"].as_i64(), taken["entry"]["lifetime_change"].as_i64()),
+            (Some(-100), Some(-100))
+        );
+        assert_eq!(
+            (taken["customer"]["points_balance"].as_i64(), taken["customer"]["lifetime_points"].as_i64()),
+            (Some(50), Some(50))
+        );
+        assert_eq!(send(&app, Method::POST, path, None, Some(revoke("order_1"))).await.0, StatusCode::OK);
+        assert_eq!(me(&app, "c1").await["points_balance"], 50, "a retry takes nothing more");
+
+        // Spent points: the balance stops at zero and the entry shows the shortfall.
+        redeem(&app, "c1", 40, "voucher").await;
+        let (_, _, short) = send(&app, Method::POST, path, None, Some(revoke("order_2"))).await;
+        assert_eq!(
+            (short["entry"]["points"].as_i64(), short["entry"]["requested_points"].as_i64()),
+            (Some(-10), Some(50))
+        );
+        let member = me(&app, "c1").await;
+        assert_eq!((member["points_balance"].as_i64(), member["lifetime_points"].as_i64()), (Some(0), Some(0)));
+
+        // A refund before the delivery's earn: nothing to take, and the earn never comes.
+        let (status, _, early) = send(&app, Method::POST, path, None, Some(revoke("order_3"))).await;
+        assert_eq!((status, early["entry"]["points"].as_i64()), (StatusCode::CREATED, Some(0)), "{early}");
+        assert_eq!(earn(&app, "c1", 500, "order_3:delivered").await.0, StatusCode::CONFLICT);
+        assert_eq!(send(&app, Method::POST, path, None, Some(revoke("order_3"))).await.0, StatusCode::OK);
+        assert_eq!(me(&app, "c1").await["lifetime_points"], 0);
     }
 }
 

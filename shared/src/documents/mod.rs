@@ -78,6 +78,15 @@ impl Collection {
     }
 }
 
+/// The stock changes a document remembers, by key (what `change_stock` made).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StockMoves {
+    /// `(key, delta)`, in no particular order.
+    pub moves: Vec<(String, i64)>,
+    /// False when older moves may have been let go (MongoDB keeps the last 500).
+    pub complete: bool,
+}
+
 /// Lists are ordered newest first by id (ids carry a ULID, which sorts by time).
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
@@ -108,6 +117,9 @@ pub trait DocumentStore: Send + Sync {
     /// not negative, atomically, at most once per `key` in the collection (a key
     /// used for another document is a conflict).
     async fn change_stock(&self, id: &str, delta: i64, key: &str) -> AppResult<StockChange>;
+    /// The stock changes recorded for the document, for audits: which orders'
+    /// reservations and releases its stock went through.
+    async fn stock_moves(&self, id: &str) -> AppResult<StockMoves>;
 }
 
 /// The adapter the URL names, holding `collection`. Nothing is connected yet.

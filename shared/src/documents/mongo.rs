@@ -11,7 +11,7 @@ use mongodb::{Client, IndexModel};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use super::{Collection, Document, DocumentStore, Filter, Found, StockChange, duplicate, id_of, taken};
+use super::{Collection, Document, DocumentStore, Filter, Found, StockChange, StockMoves, duplicate, id_of, taken};
 use crate::error::{AppError, AppResult};
 
 type MongoCollection = mongodb::Collection<BsonDocument>;
@@ -202,6 +202,9 @@ pub(crate) fn whole_number(value: &Bson) -> Option<i64> {
     }
 }
 
+/// How many stock changes a document remembers (`$slice` in `change_stock`).
+const REMEMBERED_MOVES: usize = 500;
+
 /// Units in stock: a missing or non-numeric stock is none, a fraction counts whole units.
 pub(crate) fn stock_of(doc: &BsonDocument) -> i64 {
     match doc.get("stock") {
@@ -304,7 +307,7 @@ impl DocumentStore for MongoDocuments {
         let updated = collection
             .find_one_and_update(
                 doc! { "_id": id, "stock": { "$gte": -delta }, "stock_moves.key": { "$ne": key } },
-                doc! { "$inc": { "stock": delta }, "$push": { "stock_moves": { "$each": [move_doc], "$slice": -500 } } },
+                doc! { "$inc": { "stock": delta }, "$push": { "stock_moves": { "$each": [move_doc], "$slice": -(REMEMBERED_MOVES as i64) } } },
             )
             .return_document(ReturnDocument::After)
             .await
@@ -325,6 +328,25 @@ impl DocumentStore for MongoDocuments {
             Some(_) => Err(AppError::Conflict(format!("stock change `{key}` was made already with other values"))),
             None => Ok(StockChange::Insufficient { stock: stock_of(&current) }),
         }
+    }
+
+    async fn stock_moves(&self, id: &str) -> AppResult<StockMoves> {
+        let collection = self.collection().await?;
+        let Some(doc) = collection.find_one(doc! { "_id": id }).await.map_err(mongo_error)? else {
+            return Ok(StockMoves { moves: Vec::new(), complete: true });
+        };
+        let moves: Vec<(String, i64)> = doc
+            .get_array("stock_moves")
+            .map(|moves| {
+                moves
+                    .iter()
+                    .filter_map(Bson::as_document)
+                    .filter_map(|m| Some((m.get_str("key").ok()?.to_string(), m.get("delta").and_then(whole_number)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let complete = moves.len() < REMEMBERED_MOVES;
+        Ok(StockMoves { moves, complete })
     }
 }
 

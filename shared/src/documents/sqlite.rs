@@ -8,7 +8,8 @@ use sqlx::{AssertSqlSafe, Row};
 use tokio::sync::OnceCell;
 
 use super::{
-    Collection, Document, DocumentStore, Filter, FilterValue, Found, FoundJson, StockChange, duplicate, id_of, taken,
+    Collection, Document, DocumentStore, Filter, FilterValue, Found, FoundJson, StockChange, StockMoves, duplicate,
+    id_of, taken,
 };
 use crate::error::{AppError, AppResult};
 use crate::store::sqlx_error;
@@ -252,6 +253,16 @@ impl DocumentStore for SqliteDocuments {
             if matches!(outcome, Ok(StockChange::Applied { replayed: false, .. })) { "COMMIT" } else { "ROLLBACK" };
         sqlx::query(end).execute(&mut *conn).await.map_err(sqlx_error)?;
         outcome
+    }
+
+    async fn stock_moves(&self, id: &str) -> AppResult<StockMoves> {
+        let rows = sqlx::query("SELECT key, delta FROM stock_moves WHERE collection = ? AND item_id = ? ORDER BY key")
+            .bind(self.collection)
+            .bind(id)
+            .fetch_all(self.pool().await?)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(StockMoves { moves: rows.iter().map(|r| (r.get(0), r.get(1))).collect(), complete: true })
     }
 }
 

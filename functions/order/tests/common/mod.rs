@@ -16,7 +16,7 @@ use axum::routing::post;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use items_router::{DEFAULT_SERVICES, ItemTable, RouterState};
-use order::{Config, Functions, OrderState};
+use order::{Config, Functions, ManualClock, OrderState};
 use serde_json::{Value, json};
 use shared::auth::{CustomerType, Role, TokenKeys};
 use shared::catalog::{self, CatalogState, ItemKind, ServiceConfig};
@@ -214,6 +214,8 @@ pub struct World {
     /// Point redemptions fail while set.
     pub redeem_down: Arc<AtomicBool>,
     pub stock_gate: StockGate,
+    /// The order service's clock: tests let time pass with it.
+    pub clock: Arc<ManualClock>,
     peers: InProcessInvoker,
     url: StoreUrl,
 }
@@ -287,6 +289,7 @@ impl World {
             items_down,
             redeem_down,
             stock_gate,
+            clock: Arc::new(ManualClock::new()),
             peers,
             url: url.clone(),
         };
@@ -301,22 +304,18 @@ impl World {
 
     /// An instance of the order function on `store` (the world's, or a way to it).
     pub fn order_app_on(&self, store: &StoreUrl, invoke_timeout: Duration, checkout_lease: Duration) -> Router {
-        let config = Config {
-            store: store.clone(),
-            max_connections: 2,
-            functions: Functions {
-                cart: "cart".into(),
-                items_router: "items-router".into(),
-                vip_customer: "vip-customer".into(),
-                shipping: "shipping".into(),
-                paying: "paying".into(),
-                registered_customer: "registered-customer".into(),
-            },
-            invoke_timeout,
-            checkout_lease,
-        };
+        order::router(self.order_state(config(store, invoke_timeout, checkout_lease)))
+    }
+
+    /// The state of the world's order function (for its sweep, say).
+    pub fn state(&self) -> OrderState {
+        self.order_state(config(&self.url, Duration::from_secs(10), Duration::from_secs(120)))
+    }
+
+    /// The order function's state on `config`, with the world's peers and clock.
+    pub fn order_state(&self, config: Config) -> OrderState {
         let invoker: Arc<dyn Invoker> = Arc::new(self.peers.clone());
-        order::router(OrderState::new(&config, invoker, Arc::new(TokenKeys::development())).unwrap())
+        OrderState::with_clock(&config, invoker, Arc::new(TokenKeys::development()), self.clock.clone()).unwrap()
     }
 
     pub async fn create_item(&self, body: Value) -> String {
@@ -396,6 +395,25 @@ impl World {
 
     pub async fn post(&self, uri: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         call(&self.order, Method::POST, uri, token, None, body).await
+    }
+}
+
+fn config(store: &StoreUrl, invoke_timeout: Duration, checkout_lease: Duration) -> Config {
+    Config {
+        store: store.clone(),
+        max_connections: 2,
+        functions: Functions {
+            cart: "cart".into(),
+            items_router: "items-router".into(),
+            vip_customer: "vip-customer".into(),
+            shipping: "shipping".into(),
+            paying: "paying".into(),
+            registered_customer: "registered-customer".into(),
+        },
+        invoke_timeout,
+        checkout_lease,
+        unpaid_expiry: Duration::from_secs(30 * 60),
+        max_unpaid_orders: 3,
     }
 }
 

@@ -130,13 +130,13 @@ pub fn order_service(fake: Arc<FakeOrders>) -> Router {
         .with_state(fake)
 }
 
-/// Points balances, redeems by the customer's own VIP token, and adjustments.
+/// Points balances, redeems by the customer's own VIP token, and restores.
 #[derive(Default)]
 pub struct FakeVip {
     pub balances: Mutex<HashMap<String, i64>>,
     keys: Mutex<HashMap<String, Value>>,
-    pub adjustments: Mutex<Vec<Value>>,
-    /// How many of the next calls (redeem or adjust) answer 503.
+    pub restores: Mutex<Vec<Value>>,
+    /// How many of the next calls (redeem or restore) answer 503.
     pub fail_next: AtomicU32,
 }
 
@@ -180,23 +180,23 @@ pub fn vip_service(fake: Arc<FakeVip>) -> Router {
         fake.keys.lock().unwrap().insert(key, entry.clone());
         (StatusCode::CREATED, axum::Json(entry)).into_response()
     }
-    async fn adjust(State(fake): State<Arc<FakeVip>>, body: axum::Json<Value>) -> Response {
+    async fn restore(State(fake): State<Arc<FakeVip>>, body: axum::Json<Value>) -> Response {
         if fake.failing() {
             return problem(StatusCode::SERVICE_UNAVAILABLE, "ledger locked");
         }
-        let key = format!("adjust:{}", body.0["idempotency_key"].as_str().unwrap_or_default());
+        let key = format!("restore:{}", body.0["idempotency_key"].as_str().unwrap_or_default());
         if let Some(entry) = fake.keys.lock().unwrap().get(&key) {
             return axum::Json(entry.clone()).into_response();
         }
         let customer = body.0["customer_id"].as_str().unwrap_or_default().to_string();
         *fake.balances.lock().unwrap().entry(customer).or_default() += body.0["points"].as_i64().unwrap_or_default();
-        fake.adjustments.lock().unwrap().push(body.0.clone());
+        fake.restores.lock().unwrap().push(body.0.clone());
         fake.keys.lock().unwrap().insert(key, body.0.clone());
         (StatusCode::CREATED, axum::Json(body.0)).into_response()
     }
     Router::new()
         .route("/api/customers/vip/points/redeem", post(redeem))
-        .route("/internal/vip/adjust", post(adjust))
+        .route("/internal/vip/restore", post(restore))
         .with_state(fake)
 }
 
