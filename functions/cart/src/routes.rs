@@ -445,13 +445,14 @@ async fn checked_out(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `DELETE /internal/cart/{owner_kind}/{owner_id}`: a closed account's cart goes with it.
+/// `DELETE /internal/cart/{owner_kind}/{owner_id}`: the owner's account was
+/// closed. Its cart goes with it, and the cart refuses the owner from now on.
 async fn delete_raw_cart(
     State(state): State<CartState>,
     Path((owner_kind, owner_id)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
     let owner = Owner { kind: OwnerKind::from_path(&owner_kind)?, id: owner_id };
-    state.store.clear(&owner).await?;
+    state.store.close_owner(&owner).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

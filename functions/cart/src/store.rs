@@ -274,6 +274,48 @@ impl Store {
         tx.commit().await.map_err(sqlx_error)
     }
 
+    /// The owner's account is closed: its cart goes, and every later write is
+    /// refused. The cart row is locked first, so a write that passed its account
+    /// check just before the closure either finishes before this deletes its
+    /// lines or waits and then finds the owner closed. Closing again is fine.
+    pub async fn close_owner(&self, owner: &Owner) -> AppResult<()> {
+        let now = now_secs();
+        let mut tx = self.db.begin_write().await?;
+        lock_cart_row(&mut tx, owner, true, now).await?;
+        sqlx::query(
+            "INSERT INTO closed_owners (owner_kind, owner_id, closed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (owner_kind, owner_id) DO NOTHING",
+        )
+        .bind(owner.kind.as_str())
+        .bind(&owner.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(sqlx_error)?;
+        delete_cart(&mut tx, owner).await?;
+        tx.commit().await.map_err(sqlx_error)
+    }
+
+    /// Every owner whose account was closed, with the time (for audits).
+    pub async fn closed_owners(&self) -> AppResult<Vec<(Owner, i64)>> {
+        let mut tx = self.begin().await?;
+        let rows =
+            sqlx::query("SELECT owner_kind, owner_id, closed_at FROM closed_owners ORDER BY owner_kind, owner_id")
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(sqlx_error)?;
+        tx.commit().await.map_err(sqlx_error)?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("owner_kind").map_err(sqlx_error)?;
+                let kind = OwnerKind::parse(&kind)
+                    .ok_or_else(|| AppError::internal(format!("unknown owner kind `{kind}`")))?;
+                let owner = Owner { kind, id: row.try_get("owner_id").map_err(sqlx_error)? };
+                Ok((owner, row.try_get("closed_at").map_err(sqlx_error)?))
+            })
+            .collect()
+    }
+
     /// A checkout made `version` of the owner's cart into an order of `ordered`:
     /// a cart still at that version is deleted; one changed since (the customer
     /// added something while the checkout ran) keeps what was not ordered.
@@ -281,6 +323,18 @@ impl Store {
     pub async fn checked_out(&self, owner: &Owner, version: &str, ordered: &[Ordered]) -> AppResult<()> {
         let now = now_secs();
         let mut tx = self.db.begin_write().await?;
+        // Held without a new revision, so the version read next is the cart's.
+        let lock =
+            format!("SELECT id FROM carts WHERE owner_kind = $1 AND owner_id = $2{}", self.db.engine().for_update());
+        let held = sqlx::query(sqlx::AssertSqlSafe(lock))
+            .bind(owner.kind.as_str())
+            .bind(&owner.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(sqlx_error)?;
+        if held.is_none() {
+            return Ok(());
+        }
         let Some(cart) = read_cart(&mut tx, owner).await? else { return Ok(()) };
         if cart.version() == version {
             delete_cart(&mut tx, owner).await?;
@@ -377,30 +431,60 @@ impl Store {
 }
 
 /// The owner's cart id, its row touched so this transaction holds the cart
-/// until it ends; with `create`, a missing cart is made first.
+/// until it ends; with `create`, a missing cart is made first. An owner whose
+/// account was closed is refused (401), after the lock: a closure that ran
+/// while this waited is seen, and the refusal rolls back what was made here.
 async fn lock_cart(tx: &mut Transaction<'_, Any>, owner: &Owner, create: bool, now: i64) -> AppResult<Option<String>> {
-    if create {
-        // ON CONFLICT, unlike a failed INSERT, leaves a PostgreSQL transaction usable.
-        sqlx::query(
-            "INSERT INTO carts (id, owner_kind, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (owner_kind, owner_id) DO NOTHING",
-        )
-        .bind(new_id("cart"))
+    let cart = lock_cart_row(tx, owner, create, now).await?;
+    let closed = sqlx::query("SELECT closed_at FROM closed_owners WHERE owner_kind = $1 AND owner_id = $2")
         .bind(owner.kind.as_str())
         .bind(&owner.id)
-        .bind(now)
-        .bind(now)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(sqlx_error)?;
+    if closed.is_some() {
+        return Err(AppError::Unauthorized("this account is closed".into()));
     }
-    sqlx::query("UPDATE carts SET updated_at = $1, revision = revision + 1 WHERE owner_kind = $2 AND owner_id = $3")
+    Ok(cart)
+}
+
+async fn lock_cart_row(
+    tx: &mut Transaction<'_, Any>,
+    owner: &Owner,
+    create: bool,
+    now: i64,
+) -> AppResult<Option<String>> {
+    // Twice at most: a cart deleted while this waited for its row (a checkout
+    // or a closure) is made again on the second round.
+    for _ in 0..2 {
+        if create {
+            // ON CONFLICT, unlike a failed INSERT, leaves a PostgreSQL transaction usable.
+            sqlx::query(
+                "INSERT INTO carts (id, owner_kind, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (owner_kind, owner_id) DO NOTHING",
+            )
+            .bind(new_id("cart"))
+            .bind(owner.kind.as_str())
+            .bind(&owner.id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .map_err(sqlx_error)?;
+        }
+        let touched = sqlx::query(
+            "UPDATE carts SET updated_at = $1, revision = revision + 1 WHERE owner_kind = $2 AND owner_id = $3",
+        )
         .bind(now)
         .bind(owner.kind.as_str())
         .bind(&owner.id)
         .execute(&mut **tx)
         .await
         .map_err(sqlx_error)?;
+        if touched.rows_affected() > 0 || !create {
+            break;
+        }
+    }
     let row = sqlx::query("SELECT id FROM carts WHERE owner_kind = $1 AND owner_id = $2")
         .bind(owner.kind.as_str())
         .bind(&owner.id)

@@ -656,3 +656,63 @@ async fn the_order_service_empties_the_cart_version_it_checked_out() {
         assert_problem(&unknown_kind, StatusCode::NOT_FOUND, None);
     }
 }
+
+/// A closed account's cart goes with it, and a write whose account check
+/// passed before the closure never leaves a cart behind: the closure and every
+/// write take the owner's cart row first, so each write either lands before
+/// the closure deletes it or finds the owner closed (401) and leaves nothing.
+#[tokio::test]
+async fn a_closed_owner_keeps_no_cart_whatever_was_under_way() {
+    for url in transaction_store_urls("cart_closed_owner").await {
+        let items = Items::new();
+        let router = items.router(None);
+        let c = stock_catalog(&router).await;
+        let app = Arc::new(cart_app(&url, Some(router)));
+        let (closing, other) = (Who::Customer("cust_closing"), Who::Customer("cust_staying"));
+        assert_eq!(add(&app, closing, "book", &c.book, 1).await.status, StatusCode::CREATED);
+        assert_eq!(add(&app, other, "book", &c.book, 1).await.status, StatusCode::CREATED);
+        let close = "/internal/cart/customer/cust_closing";
+        assert_eq!(call(&app, Method::DELETE, close, Who::Nobody, None).await.status, StatusCode::NO_CONTENT);
+        assert_problem(&call(&app, Method::GET, close, Who::Nobody, None).await, StatusCode::NOT_FOUND, None);
+
+        // The account check still says live (it ran before the closure): the cart refuses by itself.
+        assert_problem(&add(&app, closing, "laptop", &c.laptop, 1).await, StatusCode::UNAUTHORIZED, None);
+        let change = json!({ "quantity": 2 });
+        let path = format!("/api/cart/items/{}", c.book);
+        let changed = call(&app, Method::PATCH, &path, closing, Some(change)).await;
+        assert!(matches!(changed.status, StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND), "{}", changed.json);
+        assert_problem(&call(&app, Method::GET, close, Who::Nobody, None).await, StatusCode::NOT_FOUND, None);
+        assert_eq!(call(&app, Method::DELETE, close, Who::Nobody, None).await.status, StatusCode::NO_CONTENT);
+        let theirs = call(&app, Method::GET, "/api/cart/", other, None).await;
+        assert_eq!(line(&theirs.json, &c.book)["quantity"], 1, "only that owner is closed");
+
+        // Adds racing a closure: whatever order they land in, no cart is left.
+        for round in 0..4 {
+            let sub = format!("cust_racing_{round}");
+            let who: &'static str = Box::leak(sub.clone().into_boxed_str());
+            let mut tasks = Vec::new();
+            for n in 0..6 {
+                let (adding, item) = (app.clone(), if n % 2 == 0 { c.clothes.clone() } else { c.book.clone() });
+                let item_type = if n % 2 == 0 { "clothes" } else { "book" };
+                tasks.push(tokio::spawn(
+                    async move { add(&adding, Who::Customer(who), item_type, &item, 1).await.status },
+                ));
+                if n == 2 {
+                    let (closing, close) = (app.clone(), format!("/internal/cart/customer/{sub}"));
+                    tasks.push(tokio::spawn(async move {
+                        call(&closing, Method::DELETE, &close, Who::Nobody, None).await.status
+                    }));
+                }
+            }
+            for task in tasks {
+                let status = task.await.unwrap();
+                assert!(
+                    [StatusCode::CREATED, StatusCode::UNAUTHORIZED, StatusCode::NO_CONTENT].contains(&status),
+                    "{status}"
+                );
+            }
+            let left = call(&app, Method::GET, &format!("/internal/cart/customer/{sub}"), Who::Nobody, None).await;
+            assert_problem(&left, StatusCode::NOT_FOUND, None);
+        }
+    }
+}
