@@ -38,11 +38,12 @@
 //!   no unpaid order is overdue past the sweep, no checkout abandoned past the
 //!   payment window.
 //!
-//! Account invariants (no order, cart or payment for a subject without an
-//! account; no personal data left for a closed account) come with the stores
-//! of accounts: read them into the snapshot in [`Shop::read`] and add a rule
-//! to `rules::ALL`; [`Snapshot::subjects`] names every customer the
-//! transaction stores know of.
+//! - **accounts**: every customer the carts, orders, payments and VIP records
+//!   name has an account, live or closed (guests keep carts of their own
+//!   sessions and place no orders); a closed account has no
+//!   cart, no open VIP record and no personal data left in the registered
+//!   store; a live account's VIP record is open. Orders, payments and the
+//!   closed VIP record stay, as the shop's sales and points records.
 
 mod rules;
 mod snapshot;
@@ -51,7 +52,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use snapshot::{ItemFacts, Member, Shop, Snapshot};
+pub use snapshot::{Accounts, ItemFacts, Member, Shop, Snapshot};
 
 /// The invariant a violation breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -62,6 +63,7 @@ pub enum Invariant {
     Points,
     OneOrderPerCart,
     Lifecycle,
+    Accounts,
 }
 
 impl Invariant {
@@ -72,6 +74,7 @@ impl Invariant {
             Invariant::Points => "points",
             Invariant::OneOrderPerCart => "one order per cart",
             Invariant::Lifecycle => "lifecycle",
+            Invariant::Accounts => "accounts",
         }
     }
 }

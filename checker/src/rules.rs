@@ -18,7 +18,7 @@ use crate::{Invariant, Report, Snapshot, StockLine};
 type Rule = fn(&Snapshot, &mut Report);
 
 /// Every rule, in the order the report lists their findings.
-pub const ALL: [Rule; 6] = [stock, money, shipments, points, one_order_per_cart, lifecycle];
+pub const ALL: [Rule; 7] = [stock, money, shipments, points, one_order_per_cart, lifecycle, accounts];
 
 /// How long past its time an unpaid order may wait for the sweep (which runs
 /// every few minutes) before it counts as forgotten.
@@ -504,6 +504,47 @@ fn lifecycle(snapshot: &Snapshot, report: &mut Report) {
                 ),
             );
         }
+    }
+}
+
+/// Whose records the transaction stores hold, against the accounts there are.
+fn accounts(snapshot: &Snapshot, report: &mut Report) {
+    let Some(accounts) = &snapshot.accounts else { return };
+    for subject in snapshot.subjects() {
+        if !accounts.live.contains(&subject) && !accounts.closed.contains_key(&subject) {
+            report.violation(
+                Invariant::Accounts,
+                &subject,
+                "has carts, orders, payments or a VIP record but no account, live or closed",
+            );
+        }
+    }
+    for cart in snapshot.carts.iter().flatten() {
+        if cart.owner.kind == cart::OwnerKind::Customer && accounts.closed.contains_key(&cart.owner.id) {
+            report.violation(
+                Invariant::Accounts,
+                &cart.owner.id,
+                format!("the account is closed but cart {} holds {} lines", cart.id, cart.lines.len()),
+            );
+        }
+    }
+    let closed_members = snapshot.closed_members.clone().unwrap_or_default();
+    for member in snapshot.members.iter().flatten() {
+        let id = &member.customer.customer_id;
+        let closed = closed_members.contains(id);
+        if accounts.closed.contains_key(id) && !closed {
+            report.violation(Invariant::Accounts, id, "the account is closed but its VIP record is open");
+        }
+        if accounts.live.contains(id) && closed {
+            report.violation(Invariant::Accounts, id, "the account is live but its VIP record is closed");
+        }
+    }
+    for (id, rows) in &accounts.personal_data_left {
+        report.violation(
+            Invariant::Accounts,
+            id,
+            format!("the account is closed but {rows} rows of its personal data are left"),
+        );
     }
 }
 

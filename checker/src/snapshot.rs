@@ -1,6 +1,6 @@
 //! The stores of a shop and what they hold, read page by page.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use order::Clock;
@@ -24,6 +24,7 @@ pub struct Shop {
     pub paying: Option<Arc<paying::store::Store>>,
     pub shipping: Option<Arc<shipping::store::Store>>,
     pub vip: Option<Arc<VipStore>>,
+    pub registered: Option<Arc<registered_customer::store::Store>>,
     /// The order service's clock: what "overdue" means.
     pub clock: Arc<dyn Clock>,
     /// `UNPAID_ORDER_EXPIRY_MINS`, in seconds.
@@ -48,6 +49,16 @@ pub struct Member {
     pub ledger: Vec<LedgerEntry>,
 }
 
+/// The accounts the registered store knows: live ones, and closed ones with
+/// their closing time and the rows of personal data still held for each.
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    pub live: BTreeSet<String>,
+    pub closed: BTreeMap<String, i64>,
+    /// `(closed account, rows of its personal data still held)`, for those with any.
+    pub personal_data_left: Vec<(String, u64)>,
+}
+
 /// What a shop's stores held when they were read. A `None` is a store the
 /// checker was not given.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +74,9 @@ pub struct Snapshot {
     pub payments: Option<Vec<paying::store::PaymentRecord>>,
     pub shipments: Option<Vec<shipping::store::ShipmentRecord>>,
     pub members: Option<Vec<Member>>,
+    /// The VIP records closed with their accounts (kept for accounting).
+    pub closed_members: Option<BTreeSet<String>>,
+    pub accounts: Option<Accounts>,
     pub tiers: TierCatalog,
     pub downgrade_mid_year: bool,
     pub notes: Vec<String>,
@@ -78,12 +92,14 @@ impl Shop {
         let paying = paying::Config::from_env(env)?;
         let shipping = shipping::Config::from_env(env)?;
         let vip = vip_customer::Config::from_env(env)?;
+        let registered = registered_customer::Config::from_env(env)?;
         let sources = vec![
             format!("cart: {}", cart.store.redacted()),
             format!("order: {}", order.store.redacted()),
             format!("paying: {}", paying.store.redacted()),
             format!("shipping: {}", shipping.store.redacted()),
             format!("vip-customer: {}", vip.store.redacted()),
+            format!("registered-customer: {}", registered.store.redacted()),
         ];
         let expiry = i64::try_from(order.unpaid_expiry.as_secs()).unwrap_or(i64::MAX);
         Ok(Self {
@@ -98,6 +114,7 @@ impl Shop {
             paying: Some(Arc::new(paying::store::Store::new(&paying.store, 1)?)),
             shipping: Some(Arc::new(shipping::store::Store::new(&shipping.store, 1)?)),
             vip: Some(Arc::new(VipStore::connect_lazy(&vip.store, 1, vip.downgrade_mid_year)?)),
+            registered: Some(Arc::new(registered_customer::store::Store::new(&registered.store, 1)?)),
             clock: Arc::new(order::SystemClock),
             unpaid_expiry_secs: expiry,
             sources,
@@ -153,8 +170,24 @@ impl Shop {
                 members.push(Member { customer, ledger });
             }
             snapshot.members = Some(members);
+            snapshot.closed_members = Some(store.subjects().await?.closed.into_iter().map(|(id, _)| id).collect());
             snapshot.tiers = store.tiers().await?;
             snapshot.downgrade_mid_year = store.downgrade_mid_year();
+        }
+        if let Some(store) = &self.registered {
+            let subjects = store.subjects().await?;
+            let mut accounts = Accounts {
+                live: subjects.live.into_iter().collect(),
+                closed: subjects.closed.into_iter().collect(),
+                personal_data_left: Vec::new(),
+            };
+            for id in accounts.closed.keys() {
+                let rows = store.personal_data_rows(id).await?;
+                if rows > 0 {
+                    accounts.personal_data_left.push((id.clone(), rows));
+                }
+            }
+            snapshot.accounts = Some(accounts);
         }
         for (store, present) in [
             ("items", snapshot.items.is_some()),
@@ -163,6 +196,7 @@ impl Shop {
             ("paying", snapshot.payments.is_some()),
             ("shipping", snapshot.shipments.is_some()),
             ("vip-customer", snapshot.members.is_some()),
+            ("registered-customer", snapshot.accounts.is_some()),
         ] {
             if !present {
                 snapshot.notes.push(format!("the {store} store was not read: the rules that need it were skipped"));
@@ -223,6 +257,7 @@ impl Snapshot {
             ("payments", self.payments.as_ref().map(Vec::len)),
             ("shipments", self.shipments.as_ref().map(Vec::len)),
             ("VIP members", self.members.as_ref().map(Vec::len)),
+            ("accounts", self.accounts.as_ref().map(|a| a.live.len() + a.closed.len())),
         ]
         .into_iter()
         .filter_map(|(what, n)| n.map(|n| (what, n)))

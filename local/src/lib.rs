@@ -133,6 +133,7 @@ impl Functions {
             paying: Some(self.paying.store.clone()),
             shipping: Some(self.shipping.store.clone()),
             vip: Some(self.vip.store.clone()),
+            registered: Some(self.registered.store.clone()),
             clock: self.order.clock.clone(),
             unpaid_expiry_secs: self.order.unpaid_expiry_secs(),
             sources: Vec::new(),

@@ -176,6 +176,7 @@ async fn a_closed_account_and_a_ghost_move_no_money() {
         assert_eq!(registered.personal_data_rows(ADA).await.unwrap(), 0);
         let subjects = registered.subjects().await.unwrap();
         assert!(subjects.closed.iter().any(|(id, _)| id == ADA) && !subjects.live.iter().any(|id| id == ADA));
+        checker::check(&shop.functions.checker().read().await.unwrap()).assert_clean("after an account closed");
     }
 }
 
@@ -246,5 +247,6 @@ async fn a_closed_vip_leaves_no_personal_data_and_views_show_the_account_as_it_i
         assert!(members.closed.iter().any(|(id, _)| id == VIP), "the record is kept for accounting, closed");
         let (ledger, count) = shop.functions.vip.store.history(VIP, 0, 1).await.unwrap();
         assert!(count > 0 && ledger[0].balance_after >= 0, "with its ledger");
+        checker::check(&shop.functions.checker().read().await.unwrap()).assert_clean("after a VIP closed the account");
     }
 }

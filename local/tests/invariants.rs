@@ -123,6 +123,29 @@ async fn each_broken_invariant_is_caught() {
                     order.status = OrderStatus::Expired;
                 })
             }),
+            (
+                Invariant::Accounts,
+                Box::new(|s| {
+                    s.accounts.as_mut().unwrap().live.remove(support::ADA);
+                }),
+            ),
+            (
+                Invariant::Accounts,
+                Box::new(|s| {
+                    let accounts = s.accounts.as_mut().unwrap();
+                    accounts.live.remove(support::VIP_SILVER);
+                    accounts.closed.insert(support::VIP_SILVER.to_string(), 1);
+                }),
+            ),
+            (
+                Invariant::Accounts,
+                Box::new(|s| {
+                    let accounts = s.accounts.as_mut().unwrap();
+                    accounts.live.remove(support::GRACE);
+                    accounts.closed.insert(support::GRACE.to_string(), 1);
+                    accounts.personal_data_left.push((support::GRACE.to_string(), 2));
+                }),
+            ),
         ];
         for (n, (invariant, breaking)) in breaks.iter().enumerate() {
             let mut broken = snapshot.clone();
