@@ -39,6 +39,9 @@ pub struct Functions {
     pub shipping: shipping::ShippingState,
     keys: Arc<TokenKeys>,
     cors: template::CorsConfiguration,
+    /// What the routers invoke each other through; they reach it weakly, so it
+    /// lives as long as these functions or an app made of them.
+    table: Arc<InProcessInvoker>,
 }
 
 fn item_service<K: ItemKind>(env: &Env, keys: &Arc<TokenKeys>) -> Result<Router, BoxError> {
@@ -95,7 +98,8 @@ impl Functions {
         routers.insert("shipping".to_string(), shipping::router(shipping.clone()));
         let table =
             routers.iter().fold(InProcessInvoker::new(), |table, (name, router)| table.with(name, router.clone()));
-        if invoker.bind(table).is_err() {
+        let table = Arc::new(table);
+        if !invoker.bind(&table) {
             return Err("the function table was bound twice".into());
         }
         let mut cors = template::cors(TEMPLATE)?;
@@ -115,6 +119,7 @@ impl Functions {
             shipping,
             keys,
             cors,
+            table,
         })
     }
 
@@ -205,8 +210,12 @@ impl Functions {
         );
         app = app.merge(reference_page());
         let cors = cors::Cors::new(self.cors.clone());
-        Ok(shared::http_app::finish(app)
-            .layer(axum::middleware::from_fn(move |request, next| cors.clone().layer(request, next))))
+        let table = self.table.clone();
+        Ok(shared::http_app::finish(app).layer(axum::middleware::from_fn(move |request, next| {
+            // The app holds the table, so it serves after these functions are dropped.
+            let _serving = &table;
+            cors.clone().layer(request, next)
+        })))
     }
 }
 

@@ -70,9 +70,12 @@ impl Invoker for InProcessInvoker {
 /// An [`InProcessInvoker`] handed to callers before the Routers it calls exist,
 /// for functions that call each other (order, paying and shipping do): the
 /// local server builds every function with one of these, then binds the table.
+/// The table's Routers hold this invoker, so it keeps the table weakly (the
+/// local server owns it): a shop built and dropped, as tests do, frees its
+/// stores and their connections instead of keeping them in a cycle.
 #[derive(Clone, Default)]
 pub struct LateBoundInvoker {
-    functions: std::sync::Arc<std::sync::OnceLock<InProcessInvoker>>,
+    functions: std::sync::Arc<std::sync::OnceLock<std::sync::Weak<InProcessInvoker>>>,
 }
 
 impl LateBoundInvoker {
@@ -80,16 +83,17 @@ impl LateBoundInvoker {
         Self::default()
     }
 
-    /// Sets the functions once; a second table is refused and handed back.
-    pub fn bind(&self, functions: InProcessInvoker) -> Result<(), InProcessInvoker> {
-        self.functions.set(functions)
+    /// Sets the functions once (false for a second table); the caller keeps
+    /// `functions` alive for as long as they are to be reached.
+    pub fn bind(&self, functions: &std::sync::Arc<InProcessInvoker>) -> bool {
+        self.functions.set(std::sync::Arc::downgrade(functions)).is_ok()
     }
 }
 
 #[async_trait]
 impl Invoker for LateBoundInvoker {
     async fn invoke(&self, function: &str, request: Request<Bytes>) -> Result<Response<Bytes>, InvokeError> {
-        match self.functions.get() {
+        match self.functions.get().and_then(std::sync::Weak::upgrade) {
             Some(functions) => functions.invoke(function, request).await,
             None => Err(InvokeError::UnknownFunction(function.to_string())),
         }
@@ -333,10 +337,13 @@ mod tests {
         let request = || Request::builder().uri("/ping").body(Bytes::new()).unwrap();
         assert!(matches!(late.invoke("echo", request()).await, Err(InvokeError::UnknownFunction(_))));
         let echo = Router::new().route("/ping", axum::routing::get(|| async { "pong" }));
-        assert!(late.bind(InProcessInvoker::new().with("echo", echo)).is_ok());
-        assert!(late.bind(InProcessInvoker::new()).is_err(), "the table is set once");
+        let table = std::sync::Arc::new(InProcessInvoker::new().with("echo", echo));
+        assert!(late.bind(&table));
+        assert!(!late.bind(&std::sync::Arc::new(InProcessInvoker::new())), "the table is set once");
         let response = late.clone().invoke("echo", request()).await.unwrap();
         assert_eq!(response.body().as_ref(), b"pong");
+        drop(table);
+        assert!(matches!(late.invoke("echo", request()).await, Err(InvokeError::UnknownFunction(_))), "held weakly");
     }
 
     #[test]
