@@ -64,20 +64,30 @@ fn url(store: &StoreUrl) -> String {
 
 /// The shop on SQLite, and on MariaDB and PostgreSQL when they answer (always in CI).
 pub async fn shops(name: &str) -> Vec<Shop> {
+    shops_on(name, &["sqlite", "servers"]).await
+}
+
+/// The shop on each of the store sets named (`sqlite`, `servers`).
+pub async fn shops_on(name: &str, sets: &[&str]) -> Vec<Shop> {
     let dir = || std::env::temp_dir().join(format!("shop-{name}-{}", shared::ids::new_id("t")));
-    let sqlite = dir();
-    let mut envs = vec![(
-        "sqlite",
-        Env::from_pairs([
-            ("LOCAL_DATA_DIR", sqlite.display().to_string()),
-            ("MAIL_DIR", sqlite.join("mail").display().to_string()),
-        ]),
-    )];
-    if let (Some(registered), Some(vip), Some(transactions)) = (
-        temp_mysql_url(&format!("{name}_reg")).await,
-        temp_mysql_url(&format!("{name}_vip")).await,
-        temp_postgres_url(name).await,
-    ) {
+    let mut envs = Vec::new();
+    if sets.contains(&"sqlite") {
+        let sqlite = dir();
+        envs.push((
+            "sqlite",
+            Env::from_pairs([
+                ("LOCAL_DATA_DIR", sqlite.display().to_string()),
+                ("MAIL_DIR", sqlite.join("mail").display().to_string()),
+            ]),
+        ));
+    }
+    if sets.contains(&"servers")
+        && let (Some(registered), Some(vip), Some(transactions)) = (
+            temp_mysql_url(&format!("{name}_reg")).await,
+            temp_mysql_url(&format!("{name}_vip")).await,
+            temp_postgres_url(name).await,
+        )
+    {
         let servers = dir();
         envs.push((
             "servers",
