@@ -301,12 +301,22 @@ pub fn openapi() -> OpenApi {
             "/api/customers/verify-email/resend",
             PathItem::new(
                 HttpMethod::Post,
-                with_body_errors(op("resend_verification", "Send the confirmation mail again (always 202)"))
-                    .request_body(Some(json_body(
-                        closed(ObjectBuilder::new()).property("email", String::schema()).required("email").into(),
-                        None,
-                    )))
-                    .response("202", empty_response("Accepted")),
+                with_body_errors(op(
+                    "resend_verification",
+                    "Send the confirmation mail again (202 whether or not the address has an account)",
+                ))
+                .request_body(Some(json_body(
+                    closed(ObjectBuilder::new())
+                        .property("email", string(3, 254, Some(shared::openapi::EMAIL_PATTERN)))
+                        .required("email")
+                        .into(),
+                    None,
+                )))
+                .response("202", empty_response("Accepted"))
+                .response(
+                    "429",
+                    problem_response("The address had its mails for the hour (`MAILS_PER_ADDRESS`); see Retry-After"),
+                ),
             ),
         )
         .path(
