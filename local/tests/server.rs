@@ -180,6 +180,14 @@ async fn a_restart_does_not_bring_back_what_was_removed_on_purpose() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the closed account stays closed");
     let (status, _, _) = send(&app, Method::GET, "/api/customers/vip/customers/456", Some(&staff_token()), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "and its VIP record is not enrolled again");
+
+    // Payments captured before the restart still refund: the simulated processor
+    // of this run never saw them, and takes them as the paying store has them.
+    let (_, _, delivered) = send(&app, Method::GET, "/api/orders/?status=delivered", Some(&staff_token()), None).await;
+    let order = delivered["results"][0]["id"].as_str().expect("a delivered fixture order").to_string();
+    let (status, _, refunded) =
+        send(&app, Method::POST, &format!("/api/orders/{order}/refund"), Some(&staff_token()), None).await;
+    assert_eq!((status, refunded["status"].as_str()), (StatusCode::OK, Some("refunded")), "{refunded}");
 }
 
 /// The mailed confirmation link names the server that sent it, on its own port.

@@ -19,6 +19,15 @@
 //!
 //! Wallets: an email ending in `@decline.test` is declined (`wallet_declined`);
 //! any other is charged at once.
+//!
+//! The simulator keeps its ledger in memory, per process: every Lambda instance
+//! and every run of the local server has its own, while the payments they
+//! made stay in the paying store. Its references carry a ULID, so no two
+//! processes make the same one, and a reference of its own form that this
+//! process never saw (a charge made by another instance, or before a restart)
+//! is taken as the paying service's records say: captured, voided or refunded
+//! as asked. The paying service checks those amounts against its store before
+//! it calls, so this adds no check of its own for such charges.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -132,7 +141,6 @@ struct Ledger {
     attempts: HashMap<String, u32>,
     /// Authorizations and wallet charges by reference.
     charges: HashMap<String, Authorization>,
-    next: u64,
 }
 
 impl Ledger {
@@ -145,10 +153,25 @@ impl Ledger {
     }
 
     fn new_charge(&mut self, prefix: &str, amount: i64) -> String {
-        self.next += 1;
-        let reference = format!("{prefix}_sim_{:06}", self.next);
+        let reference = shared::ids::new_id(&format!("{prefix}-sim"));
         self.charges.insert(reference.clone(), Authorization { amount, captured: 0, refunded: 0, voided: false });
         reference
+    }
+
+    /// The charge `reference` names: this process's own, or one another process
+    /// of this simulator made (as the paying store knows it, the simulator
+    /// takes it at the amounts asked). `None` for a reference it never issues.
+    fn charge_mut(&mut self, reference: &str, amount: i64, captured: i64) -> Option<&mut Authorization> {
+        let issued = ["auth-sim", "wallet-sim"].iter().any(|prefix| shared::ids::has_prefix(reference, prefix));
+        if !issued {
+            return None;
+        }
+        Some(self.charges.entry(reference.to_string()).or_insert(Authorization {
+            amount,
+            captured,
+            refunded: 0,
+            voided: false,
+        }))
     }
 }
 
@@ -234,7 +257,7 @@ impl Processor for SimulatedProcessor {
             if let Some(answer) = Self::settled(ledger, key) {
                 return answer;
             }
-            let answer = match ledger.charges.get_mut(reference) {
+            let answer = match ledger.charge_mut(reference, amount, 0) {
                 Some(a) if !a.voided && a.captured == 0 && amount <= a.amount => {
                     a.captured = amount;
                     Ok(String::new())
@@ -251,7 +274,7 @@ impl Processor for SimulatedProcessor {
             if let Some(answer) = Self::settled(ledger, key) {
                 return answer;
             }
-            let answer = match ledger.charges.get_mut(reference) {
+            let answer = match ledger.charge_mut(reference, 0, 0) {
                 Some(a) if a.captured == 0 => {
                     a.voided = true;
                     Ok(String::new())
@@ -268,8 +291,8 @@ impl Processor for SimulatedProcessor {
             if let Some(answer) = Self::settled(ledger, key) {
                 return answer;
             }
-            let answer = match ledger.charges.get_mut(reference) {
-                Some(a) if amount > 0 && a.refunded + amount <= a.captured => {
+            let answer = match ledger.charge_mut(reference, i64::MAX, i64::MAX) {
+                Some(a) if amount > 0 && a.refunded.saturating_add(amount) <= a.captured => {
                     a.refunded += amount;
                     Ok(String::new())
                 }
@@ -352,6 +375,28 @@ mod tests {
         assert_eq!(p.charge(&ok), Some((500, 500, 200, false)), "a retried refund is not paid twice");
         assert!(matches!(p.refund("r2", &ok, 301).await, Err(ProcessorError::Declined(_))));
         assert!(matches!(p.void("v1", &ok).await, Err(ProcessorError::Declined(_))));
+        assert!(matches!(p.refund("r3", "auth-sim_000001", 1).await, Err(ProcessorError::Declined(_))));
+    }
+
+    /// Another Lambda instance, or the local server after a restart: a new
+    /// ledger, and the charges the paying store holds still settle.
+    #[tokio::test]
+    async fn charges_made_by_another_process_still_settle() {
+        let (first, second) = (SimulatedProcessor::new(), SimulatedProcessor::new());
+        let captured = first.authorize("a1", &card(SUCCEEDS), 900, "USD").await.unwrap();
+        first.capture("c1", &captured, 900).await.unwrap();
+        let authorized = first.authorize("a2", &card(SUCCEEDS), 400, "USD").await.unwrap();
+        let wallet = first.charge_wallet("w1", "a@shop.test", 300, "USD").await.unwrap();
+        let fresh = second.authorize("a3", &card(SUCCEEDS), 100, "USD").await.unwrap();
+        assert!(![&captured, &authorized, &wallet].contains(&&fresh), "references never repeat across processes");
+
+        second.refund("r1", &captured, 400).await.unwrap();
+        second.refund("r1", &captured, 400).await.unwrap();
+        assert_eq!(second.charge(&captured).map(|c| c.2), Some(400), "a retried refund is still paid once");
+        second.refund("r2", &wallet, 300).await.unwrap();
+        second.void("v1", &authorized).await.unwrap();
+        assert!(matches!(second.capture("c2", &authorized, 400).await, Err(ProcessorError::Declined(_))), "voided");
+        assert!(matches!(second.refund("r3", "ch_elsewhere", 1).await, Err(ProcessorError::Declined(_))));
     }
 
     #[tokio::test]
