@@ -29,7 +29,8 @@
 //!   higher one reached this year). Across services: an order's redeem stands
 //!   while the order does and is given back once it is cancelled, expired or
 //!   refunded; a refunded order's earned points are taken back; a points
-//!   payment's restores are what it refunded.
+//!   payment's restores are what it refunded. A closed account's points are
+//!   forfeited: its orders closed later may give back or take back less.
 //! - **one order per cart**: every order claims the cart version it was made
 //!   of, no version has two orders, no claim is left without its order, and no
 //!   cart still holds a version that became an order.

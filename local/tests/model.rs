@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use support::{Answer, Shop, card, staff};
 
 /// Shrinking replays a failing case on a fresh shop up to this many times.
-const SHRINK_RUNS: usize = 40;
+const SHRINK_RUNS: usize = 120;
 const CUSTOMER_PASSWORD: &str = fixtures::customers::DEMO_CUSTOMER_PASSWORD;
 
 /// How a payment is attempted.

@@ -98,3 +98,36 @@ async fn earned_points_already_spent_leave_the_balance_at_zero_and_the_shortfall
         shop.assert_invariants("after refunding spent points").await;
     }
 }
+
+/// A VIP's points go with the account: an order that redeemed points, cancelled
+/// or refunded after the account closed, gives nothing back to the closed
+/// record (which is never credited), and the shop still adds up.
+#[tokio::test]
+async fn points_of_a_closed_account_are_forfeited_with_it() {
+    for shop in shops("points_closed").await {
+        let token = vip(VIP_SILVER);
+        let book = shop.item("book", 10, 2_000).await;
+        shop.add(&token, "book", &book, 1).await;
+        let body = json!({ "delivery_option": "pickup", "redeem_points": 500 });
+        let order = shop.checkout(&token, "forfeit", body).await.id();
+        assert_eq!(shop.pay(&token, "forfeit-pay", card(&order)).await.status, StatusCode::CREATED);
+        let close = json!({ "password": fixtures::customers::DEMO_CUSTOMER_PASSWORD });
+        let closed = shop.call(http::Method::DELETE, "/api/customers/", Some(&token), None, Some(close)).await;
+        assert_eq!(closed.status, StatusCode::NO_CONTENT, "{}", closed.text);
+
+        let shipment = shop.shipment(&order).await;
+        assert_eq!(shop.event(shipment["id"].as_str().unwrap(), "delivered").await.status, StatusCode::CREATED);
+        let refunded = shop.post(&format!("/api/orders/{order}/refund"), &staff(), None).await;
+        assert_eq!((refunded.status, refunded.json["status"].as_str()), (StatusCode::OK, Some("refunded")));
+        let record = shop.functions.vip.store.history(VIP_SILVER, 0, 100).await.unwrap().0;
+        assert!(record.iter().all(|e| e.idempotency_key != format!("{order}:redeem:restore")), "nothing given back");
+        assert!(
+            record
+                .iter()
+                .all(|e| e.kind != vip_customer::domain::EntryKind::Restore || !e.idempotency_key.starts_with(&order))
+        );
+        let kept = shop.functions.vip.store.subjects().await.unwrap();
+        assert!(kept.closed.iter().any(|(id, _)| id == VIP_SILVER));
+        shop.assert_invariants("after a closed VIP's order was refunded").await;
+    }
+}
