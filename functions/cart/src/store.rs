@@ -296,26 +296,6 @@ impl Store {
         tx.commit().await.map_err(sqlx_error)
     }
 
-    /// Every owner whose account was closed, with the time (for audits).
-    pub async fn closed_owners(&self) -> AppResult<Vec<(Owner, i64)>> {
-        let mut tx = self.begin().await?;
-        let rows =
-            sqlx::query("SELECT owner_kind, owner_id, closed_at FROM closed_owners ORDER BY owner_kind, owner_id")
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(sqlx_error)?;
-        tx.commit().await.map_err(sqlx_error)?;
-        rows.iter()
-            .map(|row| {
-                let kind: String = row.try_get("owner_kind").map_err(sqlx_error)?;
-                let kind = OwnerKind::parse(&kind)
-                    .ok_or_else(|| AppError::internal(format!("unknown owner kind `{kind}`")))?;
-                let owner = Owner { kind, id: row.try_get("owner_id").map_err(sqlx_error)? };
-                Ok((owner, row.try_get("closed_at").map_err(sqlx_error)?))
-            })
-            .collect()
-    }
-
     /// A checkout made `version` of the owner's cart into an order of `ordered`:
     /// a cart still at that version is deleted; one changed since (the customer
     /// added something while the checkout ran) keeps what was not ordered.
